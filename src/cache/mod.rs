@@ -1,0 +1,1 @@
+//! The fingerprint of a scenario and the content-addressed response cache.

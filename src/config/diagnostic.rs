@@ -1,0 +1,158 @@
+//! Located configuration problems, rendered the way compilers do:
+//!
+//! ```text
+//! error: unknown key `asert` (did you mean `assert`?)
+//!   --> evals/refunds.toml:12:7 (scenario[2].asert)
+//!    |
+//! 12 | asert = [{ type = "contains", value = "refund" }]
+//!    | ^^^^^
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem in one file. `line` and `column` are 1-based; 0 means "the whole file".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// The file, relative to the project root (or as given by the user).
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// Number of characters to underline (at least 1 when a line is known).
+    pub width: usize,
+    /// Dotted key path inside the file, e.g. `scenario[2].assert[0].type`.
+    pub key_path: String,
+    pub message: String,
+    /// The offending source line, without its newline.
+    pub source_line: Option<String>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic located by a byte span in `text` (the file's contents).
+    pub fn at_span(
+        severity: Severity,
+        file: impl Into<PathBuf>,
+        text: &str,
+        span: std::ops::Range<usize>,
+        key_path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let start = span.start.min(text.len());
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = text[line_start..start].chars().count() + 1;
+        let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
+        let source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+        let end = span.end.min(line_end).max(start);
+        let width = text[start..end].chars().count().max(1);
+        Diagnostic {
+            severity,
+            file: file.into(),
+            line,
+            column,
+            width,
+            key_path: key_path.into(),
+            message: message.into(),
+            source_line: Some(source_line),
+            help: None,
+        }
+    }
+
+    /// A diagnostic about a whole file (missing, unreadable).
+    pub fn whole_file(severity: Severity, file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            file: file.into(),
+            line: 0,
+            column: 0,
+            width: 0,
+            key_path: String::new(),
+            message: message.into(),
+            source_line: None,
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn location(&self) -> String {
+        let file = crate::error::display_rel(&self.file);
+        if self.line == 0 { file } else { format!("{file}:{}:{}", self.line, self.column) }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{sev}: {}", self.message)?;
+        if self.key_path.is_empty() {
+            writeln!(f, "  --> {}", self.location())?;
+        } else {
+            writeln!(f, "  --> {} ({})", self.location(), self.key_path)?;
+        }
+        if let Some(src) = &self.source_line {
+            let num = self.line.to_string();
+            let pad = " ".repeat(num.len());
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{num} | {src}")?;
+            let lead: String = src.chars().take(self.column.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            writeln!(f, "{pad} | {lead}{}", "^".repeat(self.width.max(1)))?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one pass over the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.severity == Severity::Error)
+    }
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.severity == Severity::Warning)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "{d}")?;
+        }
+        let errors = self.errors().count();
+        let warnings = self.warnings().count();
+        write!(f, "{errors} error{}, {warnings} warning{}", if errors == 1 { "" } else { "s" }, if warnings == 1 { "" } else { "s" })
+    }
+}
