@@ -13,6 +13,8 @@ pub mod config;
 pub mod error;
 pub mod git;
 pub mod github;
+#[doc(hidden)]
+pub mod mock;
 pub mod policy;
 pub mod provider;
 pub mod report;

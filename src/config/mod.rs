@@ -5,12 +5,27 @@
 //! Files are read through a [`Source`], so the same loader reads the working tree or any git
 //! revision.
 
+mod assertion_table;
 mod diagnostic;
+pub mod env;
+mod init;
+mod load;
+mod scenario_table;
+mod scenarios_file;
 mod settings;
+mod settings_file;
+mod source;
 mod suite;
+mod suite_file;
+pub mod template;
+mod walker;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use settings::{BudgetPolicy, GatePolicy, Price, ProviderConfig, ProviderKind, RedactPolicy, SamplingParams, Settings};
+pub use init::{STARTER_FILES, write_starter};
+pub use load::{LoadOptions, SETTINGS_FILE, find_root, load};
+pub use source::{MemorySource, Source, WorkTree};
+pub use template::{CompiledPrompt, TemplateError, TemplateErrorKind, render_messages};
 pub use suite::{Message, PassRule, Prompt, Role, Scenario, Suite};
 
 use std::path::PathBuf;

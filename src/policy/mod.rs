@@ -1,1 +1,14 @@
-//! policy
+//! The verdict: suite statistics, the paired comparison with a baseline, and the gate that
+//! allows or blocks a merge. Plain synchronous code; formulas in `docs/statistics.md`.
+
+mod gate;
+pub mod stats;
+mod verdict;
+
+pub use gate::{SuiteGateConfig, decide};
+
+pub use verdict::{
+    BudgetReport, ChangeKind, ChangeStatus, GateDecision, GateLevel, GateReason, GateReasonKind,
+    ScenarioChange, Significance, SuiteComparison, SuiteStats, ThresholdCheck, Verdict,
+    suite_stats,
+};

@@ -5,6 +5,19 @@
 //! [`Completion`] or one [`ProviderError`]; retries, rate limits and concurrency are applied
 //! around it by the runner.
 
+mod anthropic;
+mod client;
+mod concurrency;
+mod exec;
+mod http;
+mod openai;
+pub mod price;
+mod rate;
+mod wire;
+
+pub use client::{Client, ClientStats, DEFAULT_BACKOFF_BASE, MAX_BACKOFF};
+pub use price::{PriceOrigin, PriceTable, cost_usd, estimate_message_tokens, estimate_tokens};
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};

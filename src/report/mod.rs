@@ -1,1 +1,13 @@
-//! report
+//! The writers that turn results and verdicts into files people read: JUnit XML for CI test
+//! views, and the Markdown PR comment. Each format is one file; all of them pass model output
+//! through [`sanitize`] first.
+
+#[cfg(test)]
+pub(crate) mod fixture;
+mod junit;
+pub mod sanitize;
+
+pub use junit::{render_junit, write_junit};
+pub mod verdict_text;
+pub mod results_file;
+pub mod terminal;

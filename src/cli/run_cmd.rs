@@ -1,0 +1,298 @@
+//! `evalgit run`: the main job.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::args::{RunArgs, SelectArgs, Unreferenced};
+use super::workspace::{Global, in_ci, now_rfc3339, runtime};
+use crate::cache::ResponseCache;
+use crate::config::Project;
+use crate::policy::{GateLevel, GateReason, GateReasonKind, Verdict};
+use crate::report::results_file::{ResultsWriter, RunSummary};
+use crate::report::terminal::{TerminalReporter, gate_lines, summary_table};
+use crate::runner::{self, Fanout, JobFilter, JobSet, Observer, Recordings, RunInfo, RunOptions, RunOutcome, ScenarioResult, Shard};
+use crate::snapshot::{SnapshotStatus, SnapshotStore, WriteMode};
+use crate::{Error, ExitCode};
+
+pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
+    let (mut project, source) = global.load()?;
+    if let Some(cap) = args.max_run_usd {
+        project.settings.budget.max_run_usd = Some(cap);
+    }
+    let filter = job_filter(&project, &args.select)?;
+    let jobs = runner::expand_jobs(&project, &source, &filter)?;
+
+    let mut options = RunOptions { no_cache: args.no_cache, offline: args.offline, judge_retries: 2, ..Default::default() };
+    if let Some(rev) = &args.affected_since {
+        let plan = super::plan_cmd::plan_against(&project, &jobs, rev, &filter)?;
+        options.only_call = Some(plan.affected_keys());
+        options.only_call_reason =
+            Some(format!("not affected since {rev} and not recorded: run without --affected-since to record it"));
+    }
+
+    let check = args.check || in_ci();
+    let unreferenced = args.unreferenced.unwrap_or(if check { Unreferenced::Warn } else { Unreferenced::Ignore });
+    let results_path = args.output.output.clone().unwrap_or_else(|| project.root.join(".evalgit/results.jsonl"));
+    let settings = ExecuteSettings {
+        color: global.color,
+        verbose: args.verbose,
+        check,
+        record_snapshots: true,
+        results_path: &results_path,
+        shard: filter.shard,
+    };
+    let executed = execute_jobs(&project, jobs, options, &settings)?;
+    let mut verdict = super::verdict::verdict_for(&project, &executed.outcome.results, None, executed.outcome.budget.clone());
+    snapshot_gate(&executed, &mut verdict, &project, &filter, check, unreferenced)?;
+    if !check {
+        let pending = executed.statuses.iter().filter(|(_, _, s)| matches!(s, SnapshotStatus::New | SnapshotStatus::Changed)).count();
+        if pending > 0 {
+            eprintln!("snapshots: {pending} new or changed (.snap.new written): review them with `evalgit review` or `evalgit accept`");
+        }
+    }
+    let interrupted = executed.outcome.interrupted;
+    finish(executed, &verdict, &args.output.junit, &args.output.markdown)?;
+    Ok(if interrupted { ExitCode::GateFailed } else { verdict.exit_code() })
+}
+
+/// `--suite`, `--filter`, `--shard` into a filter, checking the suites exist.
+pub fn job_filter(project: &Project, select: &SelectArgs) -> Result<JobFilter, Error> {
+    for s in &select.suites {
+        if !project.suites.iter().any(|suite| &suite.name == s) {
+            let known: Vec<&str> = project.suites.iter().map(|s| s.name.as_str()).collect();
+            return Err(Error::Usage(format!("no suite `{s}`: the suites are {}", known.join(", "))));
+        }
+    }
+    let shard = select.shard.as_deref().map(Shard::parse).transpose().map_err(Error::Usage)?;
+    Ok(JobFilter { suites: select.suites.clone(), ids: select.filters.clone(), shard })
+}
+
+/// A finished execution: the results, the open results file (its summary line is written
+/// last, once the verdict is known) and each scenario's snapshot status.
+pub struct Executed {
+    pub outcome: RunOutcome,
+    pub writer: ResultsWriter,
+    pub statuses: Vec<(String, String, SnapshotStatus)>,
+    pub started: time::OffsetDateTime,
+    pub snapshots: Arc<SnapshotStore>,
+}
+
+struct SnapshotRecorder<'a> {
+    store: &'a SnapshotStore,
+    mode: WriteMode,
+    statuses: Vec<(String, String, SnapshotStatus)>,
+    errors: Vec<String>,
+}
+
+impl Observer for SnapshotRecorder<'_> {
+    fn scenario_finished(&mut self, result: &ScenarioResult) {
+        match self.store.record(result, self.mode) {
+            Ok(status) => self.statuses.push((result.suite.clone(), result.id.clone(), status)),
+            Err(e) => self.errors.push(e.to_string()),
+        }
+    }
+}
+
+/// How an execution reports and records.
+pub struct ExecuteSettings<'a> {
+    pub color: bool,
+    pub verbose: bool,
+    /// CI / `--check`: write no snapshot files.
+    pub check: bool,
+    /// Record snapshots at all (`diff` of two revisions does not).
+    pub record_snapshots: bool,
+    pub results_path: &'a Path,
+    pub shard: Option<Shard>,
+}
+
+/// Runs the jobs with the terminal reporter, the results file and the snapshot recorder.
+pub fn execute_jobs(project: &Project, jobs: JobSet, options: RunOptions, settings: &ExecuteSettings<'_>) -> Result<Executed, Error> {
+    let (started, started_text) = now_rfc3339();
+    let cache = Arc::new(ResponseCache::open(&project.root)?);
+    let snapshots = Arc::new(SnapshotStore::new(&project.root, &project.settings.snapshots_dir));
+    let info = RunInfo {
+        run_id: run_id(&started_text),
+        started_at: started_text,
+        evalgit_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: crate::git::GitRepo::discover(&project.root).ok().and_then(|r| r.head_commit()),
+        profile: project.settings.profile.clone(),
+        scenarios: 0,
+        samples: 0,
+        to_call: 0,
+        shard: settings.shard.map(|s| format!("{}/{}", s.index, s.count)),
+    };
+    let mut terminal = TerminalReporter::stderr(settings.color, settings.verbose);
+    let mut writer = ResultsWriter::create(settings.results_path)?;
+    let mut recorder = SnapshotRecorder {
+        store: &snapshots,
+        mode: if settings.check { WriteMode::Check } else { WriteMode::Write },
+        statuses: Vec::new(),
+        errors: Vec::new(),
+    };
+    let recordings = Recordings { cache: Some(cache), snapshots: Some(snapshots.clone()) };
+    let rt = runtime()?;
+    let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut terminal, &mut writer];
+        if settings.record_snapshots {
+            observers.push(&mut recorder);
+        }
+        let mut fan = Fanout(observers);
+        rt.block_on(runner::execute(Arc::new(project.clone()), jobs.jobs, jobs.providers, recordings, options, info, &mut fan))?
+    };
+    terminal.finish();
+    for e in &recorder.errors {
+        eprintln!("warning: snapshot not recorded: {e}");
+    }
+    let statuses = std::mem::take(&mut recorder.statuses);
+    Ok(Executed { outcome, writer, statuses, started, snapshots })
+}
+
+/// In `--check` mode, differing and missing snapshots fail the gate; unreferenced snapshots
+/// are handled as asked.
+pub fn snapshot_gate(
+    executed: &Executed,
+    verdict: &mut Verdict,
+    project: &Project,
+    filter: &JobFilter,
+    check: bool,
+    unreferenced: Unreferenced,
+) -> Result<(), Error> {
+    if check {
+        let changed: Vec<String> = executed
+            .statuses
+            .iter()
+            .filter(|(_, _, s)| *s == SnapshotStatus::Changed)
+            .map(|(suite, id, _)| format!("{suite}/{id}"))
+            .collect();
+        let missing: Vec<String> = executed
+            .statuses
+            .iter()
+            .filter(|(_, _, s)| *s == SnapshotStatus::New)
+            .map(|(suite, id, _)| format!("{suite}/{id}"))
+            .collect();
+        if !changed.is_empty() {
+            verdict.gate.push(GateReason {
+                kind: GateReasonKind::Snapshot,
+                level: GateLevel::Fail,
+                message: format!(
+                    "{} output{} differ from the accepted snapshot: {} (run `evalgit run` locally, then `evalgit review`, and commit the snapshots)",
+                    changed.len(),
+                    if changed.len() == 1 { "" } else { "s" },
+                    list(&changed)
+                ),
+                policy: "run --check (on when CI is set)".into(),
+            });
+        }
+        if !missing.is_empty() {
+            verdict.gate.push(GateReason {
+                kind: GateReasonKind::Snapshot,
+                level: GateLevel::Fail,
+                message: format!(
+                    "{} scenario{} ha{} no accepted snapshot: {} (run `evalgit run` locally, accept, and commit)",
+                    missing.len(),
+                    if missing.len() == 1 { "" } else { "s" },
+                    if missing.len() == 1 { "s" } else { "ve" },
+                    list(&missing)
+                ),
+                policy: "run --check (on when CI is set)".into(),
+            });
+        }
+    }
+    // Unreferenced snapshots only make sense when every scenario was selected.
+    let complete = filter.suites.is_empty() && filter.ids.is_empty() && filter.shard.is_none();
+    if complete && unreferenced != Unreferenced::Ignore {
+        let known: BTreeSet<(String, String)> =
+            project.suites.iter().flat_map(|s| s.scenarios.iter().map(move |c| (s.name.clone(), c.id.clone()))).collect();
+        let stale = executed.snapshots.unreferenced(&known)?;
+        if !stale.is_empty() {
+            let names: Vec<String> = stale.iter().map(|p| executed.snapshots.display(p)).collect();
+            match unreferenced {
+                Unreferenced::Delete if !check => {
+                    executed.snapshots.delete(&stale)?;
+                    eprintln!("deleted {} unreferenced snapshot{}: {}", stale.len(), if stale.len() == 1 { "" } else { "s" }, list(&names));
+                }
+                Unreferenced::Fail => verdict.gate.push(GateReason {
+                    kind: GateReasonKind::Snapshot,
+                    level: GateLevel::Fail,
+                    message: format!("{} snapshot(s) belong to no scenario: {}", stale.len(), list(&names)),
+                    policy: "run --unreferenced=fail".into(),
+                }),
+                _ => verdict.gate.push(GateReason {
+                    kind: GateReasonKind::Snapshot,
+                    level: GateLevel::Warn,
+                    message: format!(
+                        "{} snapshot(s) belong to no scenario: {} (delete them with `evalgit run --unreferenced=delete`)",
+                        stale.len(),
+                        list(&names)
+                    ),
+                    policy: "run --unreferenced=warn".into(),
+                }),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(items: &[String]) -> String {
+    if items.len() <= 8 { items.join(", ") } else { format!("{} and {} more", items[..8].join(", "), items.len() - 8) }
+}
+
+/// Prints the summary and gate, writes the results summary line, JUnit and Markdown.
+pub fn finish(
+    executed: Executed,
+    verdict: &Verdict,
+    junit: &Option<PathBuf>,
+    markdown: &Option<PathBuf>,
+) -> Result<(), Error> {
+    let Executed { outcome, mut writer, started, .. } = executed;
+    let suites: Vec<_> = verdict.suites.iter().map(|s| s.head.clone()).collect();
+    let all: Vec<&ScenarioResult> = outcome.results.iter().collect();
+    let total = crate::policy::suite_stats("total", &all);
+    eprint!("\n{}", summary_table(&suites, &total, outcome.spent_usd));
+    if !outcome.budget.not_run.is_empty() {
+        eprintln!(
+            "budget: {} scenario(s) not run because a spending cap was reached (spent ${:.6})",
+            outcome.budget.not_run.len(),
+            outcome.budget.spent_usd
+        );
+    }
+    eprint!("{}", gate_lines(&verdict.gate));
+    let code = if outcome.interrupted { ExitCode::GateFailed } else { verdict.exit_code() };
+    writer.summary(&RunSummary {
+        suites,
+        budget: outcome.budget.clone(),
+        spent_usd: outcome.spent_usd,
+        cost_usd: verdict.total_cost_usd,
+        interrupted: outcome.interrupted,
+        verdict: verdict_word(code).to_string(),
+        exit_code: code.code(),
+    });
+    let path = writer.finish()?;
+    eprintln!("results: {}", path.display());
+    if let Some(junit) = junit {
+        crate::report::write_junit(&outcome.results, started, junit)?;
+        eprintln!("junit: {}", junit.display());
+    }
+    if let Some(md) = markdown {
+        let body = super::verdict::markdown(verdict, &outcome.results);
+        std::fs::write(md, body).map_err(|e| Error::io_path("write", md, e))?;
+        eprintln!("markdown: {}", md.display());
+    }
+    Ok(())
+}
+
+pub fn verdict_word(code: ExitCode) -> &'static str {
+    match code {
+        ExitCode::Passed => "passed",
+        ExitCode::GateFailed => "gate-failed",
+        ExitCode::ProviderErrors => "provider-errors",
+        ExitCode::ConfigError => "config-error",
+        ExitCode::Internal => "internal-error",
+    }
+}
+
+fn run_id(started: &str) -> String {
+    let stamp: String = started.chars().filter(|c| c.is_ascii_digit()).collect();
+    format!("{stamp}-{:04x}", fastrand::u16(..))
+}

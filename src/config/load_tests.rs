@@ -1,0 +1,892 @@
+//! Tests of the whole loader on in-memory projects.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::*;
+use crate::assert::AssertKind;
+use crate::config::{CompiledPrompt, Diagnostics, MemorySource, PassRule, Price, Project, Prompt, ProviderKind, Role, render_messages};
+
+/// The example of DESIGN.md, "The format, first version", as written there.
+const SETTINGS: &str = r#"[providers.local]
+kind = "openai"                          # openai | anthropic | http | exec
+base_url = "http://127.0.0.1:8080/v1"
+model = "smollm2-135m"
+api_key_env = "OPENAI_API_KEY"           # optional; local servers need none
+temperature = 0
+max_tokens = 64
+max_concurrency = 4
+
+[prices."smollm2-135m"]                  # USD per million tokens
+input = 0.05
+output = 0.10
+
+[budget]
+max_run_usd = 1.00                       # hard stop: never spend past it
+max_cost_increase_pct = 10               # gate against the baseline
+
+[gate]
+min_pass_rate = 0.8                      # default for every suite
+"#;
+
+const CAPITALS: &str = r#"provider = "local"
+prompt = "Answer with one word. What is the capital of {{ country }}?"
+# or prompt_file = "prompts/capitals.txt", or [[messages]] tables (role, content)
+min_pass_rate = 0.5                      # overrides the gate default
+repeat = 1
+
+[[scenario]]
+id = "france"
+vars = { country = "France" }
+assert = [{ type = "icontains", value = "paris" }]
+
+[[scenario]]
+id = "japan"
+vars = { country = "Japan" }
+assert = [
+  { type = "icontains", value = "tokyo" },
+  { type = "max-cost", value = 0.001 },
+]
+"#;
+
+fn source(files: &[(&str, &str)]) -> MemorySource {
+    let mut s = MemorySource::new();
+    for (path, text) in files {
+        s.insert(*path, *text);
+    }
+    s
+}
+
+fn load_files(files: &[(&str, &str)]) -> Result<Project, Diagnostics> {
+    load(&source(files), &LoadOptions::new("/repo"))
+}
+
+fn load_with(files: &[(&str, &str)], profile: Option<&str>, env: &[(&str, &str)]) -> Result<Project, Diagnostics> {
+    let opts = LoadOptions {
+        root: "/repo".into(),
+        profile: profile.map(str::to_string),
+        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    load(&source(files), &opts)
+}
+
+/// Every diagnostic, whether loading failed or not.
+fn diagnostics(result: &Result<Project, Diagnostics>) -> &Diagnostics {
+    match result {
+        Ok(p) => &p.warnings,
+        Err(d) => d,
+    }
+}
+
+fn ok(result: Result<Project, Diagnostics>) -> Project {
+    match result {
+        Ok(p) => p,
+        Err(d) => panic!("expected the project to load, got:\n{d}"),
+    }
+}
+
+/// A suite whose scenario section is `body`, with one provider and a `{{ country }}` prompt.
+fn suite(body: &str) -> String {
+    format!("provider = \"local\"\nprompt = \"Capital of {{{{ country }}}}?\"\n\n{body}")
+}
+
+#[test]
+fn design_example_loads_exactly() {
+    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/capitals.toml", CAPITALS)]));
+    assert!(project.warnings.is_empty(), "{}", project.warnings);
+    let s = &project.settings;
+    let local = &s.providers["local"];
+    assert_eq!(local.kind, ProviderKind::Openai);
+    assert_eq!(local.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
+    assert_eq!(local.model.as_deref(), Some("smollm2-135m"));
+    assert_eq!(local.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+    assert_eq!(local.params.temperature, Some(0.0));
+    assert_eq!(local.params.max_tokens, Some(64));
+    assert_eq!(local.max_concurrency, 4);
+    assert_eq!((local.timeout_secs, local.max_retries), (60.0, 3));
+    assert_eq!(s.prices["smollm2-135m"], Price { input: 0.05, output: 0.10 });
+    assert_eq!(s.budget.max_run_usd, Some(1.0));
+    assert_eq!(s.budget.max_cost_increase_pct, Some(10.0));
+    assert_eq!(s.gate.min_pass_rate, Some(0.8));
+    assert_eq!((s.evals_dir.as_str(), s.snapshots_dir.as_str()), ("evals", "snapshots"));
+    assert_eq!(s.profile, None);
+
+    assert_eq!(project.suites.len(), 1);
+    let suite = &project.suites[0];
+    assert_eq!((suite.name.as_str(), suite.provider.as_str()), ("capitals", "local"));
+    assert_eq!(suite.file, std::path::PathBuf::from("evals/capitals.toml"));
+    assert_eq!(
+        suite.prompt,
+        Prompt::Text { template: "Answer with one word. What is the capital of {{ country }}?".into(), file: None }
+    );
+    assert_eq!((suite.min_pass_rate, suite.repeat, suite.pass_rule), (Some(0.5), 1, PassRule::All));
+    let ids: Vec<(&str, usize)> = suite.scenarios.iter().map(|s| (s.id.as_str(), s.line)).collect();
+    assert_eq!(ids, [("france", 7), ("japan", 12)]);
+    let japan = &suite.scenarios[1];
+    assert_eq!(japan.vars, BTreeMap::from([("country".to_string(), json!("Japan"))]));
+    let kinds: Vec<AssertKind> = japan.asserts.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [AssertKind::Icontains, AssertKind::MaxCost]);
+    assert_eq!(japan.asserts[0].value, Some(json!("tokyo")));
+    assert_eq!(japan.asserts[1].value, Some(json!(0.001)));
+    let messages = render_messages(suite, japan);
+    assert_eq!(messages.map(|m| m[0].content.clone()), Ok("Answer with one word. What is the capital of Japan?".into()));
+}
+
+/// One error per case: the message, where it points (`file:line:col`) and its key path.
+#[test]
+fn suite_errors_are_located() {
+    let cases: &[(&str, String, &str, &str, &str)] = &[
+        (
+            "misspelled assert",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nasert = [{ type = \"contains\", value = \"x\" }]\n"),
+            "unknown key `asert` (did you mean `assert`?)",
+            "evals/s.toml:7:1",
+            "scenario[0].asert",
+        ),
+        (
+            "assertions alias",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassertions = [{ type = \"contains\", value = \"x\" }]\n"),
+            "unknown key `assertions` (did you mean `assert`?)",
+            "evals/s.toml:7:1",
+            "scenario[0].assertions",
+        ),
+        (
+            "assert inside vars",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\", assert = [{ type = \"contains\", value = \"x\" }] }\n"),
+            "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario",
+            "evals/s.toml:6:25",
+            "scenario[0].vars.assert",
+        ),
+        (
+            "asserts inside a vars table",
+            suite("[[scenario]]\nid = \"a\"\n[scenario.vars]\ncountry = \"X\"\nasserts = [{ type = \"contains\", value = \"x\" }]\n"),
+            "`asserts` is inside `vars`, so it is a variable, not a check",
+            "evals/s.toml:8:1",
+            "scenario[0].vars.asserts",
+        ),
+        (
+            "wrong type",
+            format!("repeat = \"two\"\n{}", suite("")),
+            "`repeat` must be an integer, found a string",
+            "evals/s.toml:1:10",
+            "repeat",
+        ),
+        (
+            "unknown assertion type",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"icontain\", value = \"x\" }]\n"),
+            "unknown assertion type `icontain` (did you mean `icontains`?)",
+            "evals/s.toml:7:20",
+            "scenario[0].assert[0].type",
+        ),
+        (
+            "negated unknown type",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"not-contain\", value = \"x\" }]\n"),
+            "unknown assertion type `not-contain` (did you mean `not-contains`?)",
+            "evals/s.toml:7:20",
+            "scenario[0].assert[0].type",
+        ),
+        (
+            "invalid regex",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"regex\", value = \"(unclosed\" }]\n"),
+            "invalid regex: error: unclosed group",
+            "evals/s.toml:7:37",
+            "scenario[0].assert[0].value",
+        ),
+        (
+            "key not meaningful for the kind",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\", threshold = 0.5 }]\n"),
+            "`threshold` does not apply to a `contains` assertion",
+            "evals/s.toml:7:45",
+            "scenario[0].assert[0].threshold",
+        ),
+        (
+            "missing value",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"icontains\" }]\n"),
+            "`icontains` assertion needs a `value`",
+            "evals/s.toml:7:11",
+            "scenario[0].assert[0]",
+        ),
+        (
+            "contains-any empty",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains-any\", value = [] }]\n"),
+            "`value` of `contains-any` must not be empty",
+            "evals/s.toml:7:43",
+            "scenario[0].assert[0].value",
+        ),
+        (
+            "word-count bounds",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"word-count\", min = 5, max = 2 }]\n"),
+            "`min` (5) is larger than `max` (2)",
+            "evals/s.toml:7:39",
+            "scenario[0].assert[0].min",
+        ),
+        (
+            "invalid json schema",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"json-schema\", value = { type = \"objekt\" } }]\n"),
+            "invalid JSON schema",
+            "evals/s.toml:7:42",
+            "scenario[0].assert[0].value",
+        ),
+        (
+            "model-graded without judge",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"llm-rubric\", value = \"is polite\" }]\n"),
+            "`llm-rubric` needs a judge model, and none is set",
+            "evals/s.toml:7:11",
+            "scenario[0].assert[0]",
+        ),
+        (
+            "unknown judge on an assertion",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"factuality\", value = \"Paris\", provider = \"gpt\" }]\n"),
+            "unknown judge provider `gpt`",
+            "evals/s.toml:7:61",
+            "scenario[0].assert[0].provider",
+        ),
+        (
+            "undefined template variable",
+            suite("[[scenario]]\nid = \"france\"\nvars = { city = \"Paris\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n"),
+            "scenario `france` does not define variable `country` used by the prompt",
+            "evals/s.toml:6:1",
+            "scenario[0].vars",
+        ),
+        (
+            "duplicate id",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n\n[[scenario]]\nid = \"a\"\nvars = { country = \"Y\" }\n"),
+            "duplicate scenario id `a` (first defined at line 4)",
+            "evals/s.toml:9:6",
+            "scenario[1].id",
+        ),
+        (
+            "missing id",
+            suite("[[scenario]]\nvars = { country = \"X\" }\n"),
+            "scenario has no `id`",
+            "evals/s.toml:4:1",
+            "scenario[0]",
+        ),
+        (
+            "invalid id",
+            suite("[[scenario]]\nid = \"a/b\"\nvars = { country = \"X\" }\n"),
+            "invalid scenario id `a/b`",
+            "evals/s.toml:5:6",
+            "scenario[0].id",
+        ),
+        (
+            "threshold out of range",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nthreshold = 1.5\n"),
+            "`threshold` must be between 0 and 1, found 1.5",
+            "evals/s.toml:7:13",
+            "scenario[0].threshold",
+        ),
+        (
+            "pass rule impossible",
+            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\npass_rule = \"at-least-3\"\n"),
+            "pass rule `at-least-3` can never pass with repeat = 1",
+            "evals/s.toml:7:13",
+            "scenario[0].pass_rule",
+        ),
+        (
+            "single scenario table",
+            suite("[scenario]\nid = \"a\"\n"),
+            "`scenario` must be an array of tables",
+            "evals/s.toml:4:1",
+            "scenario",
+        ),
+        (
+            "unknown provider",
+            "provider = \"remote\"\nprompt = \"hi\"\n".to_string(),
+            "unknown provider `remote`",
+            "evals/s.toml:1:12",
+            "provider",
+        ),
+        (
+            "two prompts",
+            "prompt = \"a\"\nprompt_file = \"p.txt\"\n".to_string(),
+            "the suite sets both `prompt` and `prompt_file`: use exactly one",
+            "evals/s.toml:2:1",
+            "prompt_file",
+        ),
+        ("no prompt", "provider = \"local\"\n".to_string(), "the suite has no prompt", "evals/s.toml:1:1", "prompt"),
+        (
+            "missing prompt file",
+            "prompt_file = \"prompts/nope.txt\"\n".to_string(),
+            "prompt file `prompts/nope.txt` not found in memory",
+            "evals/s.toml:1:15",
+            "prompt_file",
+        ),
+        (
+            "missing scenarios file",
+            suite("scenarios_file = \"data/x.jsonl\"\n"),
+            "scenarios file `data/x.jsonl` not found in memory",
+            "evals/s.toml:4:18",
+            "scenarios_file",
+        ),
+        (
+            "scenarios file of another format",
+            suite("scenarios_file = \"data/x.yaml\"\n"),
+            "`data/x.yaml` is neither a .jsonl nor a .csv file",
+            "evals/s.toml:4:18",
+            "scenarios_file",
+        ),
+        (
+            "path escaping the project",
+            "prompt_file = \"../secret.txt\"\n".to_string(),
+            "`../secret.txt` must be a relative path inside the project",
+            "evals/s.toml:1:15",
+            "prompt_file",
+        ),
+        (
+            "template syntax error inline",
+            "prompt = \"Hi {{ name \"\n".to_string(),
+            "template syntax error: unexpected end of input, expected end of variable block (line 1 of the prompt)",
+            "evals/s.toml:1:10",
+            "prompt",
+        ),
+        (
+            "template syntax error in a message",
+            "[[messages]]\nrole = \"user\"\ncontent = \"{% if x %}\"\n".to_string(),
+            "template syntax error: unexpected end of input, expected end of block (line 1 of the message)",
+            "evals/s.toml:3:11",
+            "messages[0].content",
+        ),
+        (
+            "unknown message role",
+            "[[messages]]\nrole = \"human\"\ncontent = \"hi\"\n".to_string(),
+            "unknown role `human`",
+            "evals/s.toml:2:8",
+            "messages[0].role",
+        ),
+        (
+            "assert at suite level",
+            suite("assert = [{ type = \"contains\", value = \"x\" }]\n"),
+            "`assert` is not a suite key",
+            "evals/s.toml:4:1",
+            "assert",
+        ),
+        (
+            "invalid toml",
+            "prompt = \"a\nrepeat = 1\n".to_string(),
+            "invalid TOML: invalid basic string",
+            "evals/s.toml:1:12",
+            "",
+        ),
+    ];
+    for (name, text, message, location, key_path) in cases {
+        let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", text), ("p.txt", "x")]);
+        let diags = diagnostics(&result);
+        let found = diags.errors().find(|d| d.message.contains(message));
+        let Some(d) = found else { panic!("{name}: no error containing {message:?} in:\n{diags}") };
+        assert_eq!((d.location().as_str(), d.key_path.as_str()), (*location, *key_path), "{name}:\n{d}");
+        assert!(d.help.is_some() || d.message.contains("did you mean"), "{name}: no help:\n{d}");
+        assert!(result.is_err(), "{name}: loaded despite the error");
+    }
+}
+
+#[test]
+fn settings_errors_are_located() {
+    let suite = ("evals/s.toml", "prompt = \"hi\"\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n");
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("no kind", "[providers.local]\nmodel = \"m\"\n", "provider `local` has no `kind`", "evalgit.toml:1:1", "providers.local"),
+        (
+            "unknown kind",
+            "[providers.local]\nkind = \"openia\"\nmodel = \"m\"\n",
+            "unknown provider kind `openia` (did you mean `openai`?)",
+            "evalgit.toml:2:8",
+            "providers.local.kind",
+        ),
+        ("openai without model", "[providers.local]\nkind = \"openai\"\n", "provider `local` (openai) needs `model`", "evalgit.toml:1:1", "providers.local"),
+        (
+            "http without response_path",
+            "[providers.local]\nkind = \"http\"\nbase_url = \"http://x\"\n",
+            "provider `local` (http) needs `response_path`",
+            "evalgit.toml:1:1",
+            "providers.local",
+        ),
+        ("exec without command", "[providers.local]\nkind = \"exec\"\n", "provider `local` (exec) needs `command`", "evalgit.toml:1:1", "providers.local"),
+        (
+            "http key on openai",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nresponse_path = \"a\"\n",
+            "`response_path` only applies to an `http` provider, not `openai`",
+            "evalgit.toml:4:1",
+            "providers.local.response_path",
+        ),
+        (
+            "max_concurrency zero",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nmax_concurrency = 0\n",
+            "`max_concurrency` must be an integer of at least 1, found 0",
+            "evalgit.toml:4:19",
+            "providers.local.max_concurrency",
+        ),
+        (
+            "bad base_url",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"localhost:8080\"\n",
+            "`base_url` must start with http:// or https://",
+            "evalgit.toml:4:12",
+            "providers.local.base_url",
+        ),
+        (
+            "price without output",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[prices.\"m-1\"]\ninput = 1\n",
+            "price for `m-1` has no `output`",
+            "evalgit.toml:4:1",
+            "prices.\"m-1\"",
+        ),
+        (
+            "gate out of range",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[gate]\nmin_pass_rate = 80\n",
+            "`min_pass_rate` must be between 0 and 1, found 80",
+            "evalgit.toml:5:17",
+            "gate.min_pass_rate",
+        ),
+        (
+            "negative budget",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[budget]\nmax_run_usd = -1\n",
+            "`max_run_usd` must be zero or more, found -1",
+            "evalgit.toml:5:15",
+            "budget.max_run_usd",
+        ),
+        (
+            "bad redact pattern",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[redact]\npatterns = [\"ok\", \"[\"]\n",
+            "invalid regex",
+            "evalgit.toml:5:19",
+            "redact.patterns[1]",
+        ),
+        (
+            "misspelled section",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[budjet]\nmax_run_usd = 1\n",
+            "unknown key `budjet` (did you mean `budget`?)",
+            "evalgit.toml:4:2",
+            "budjet",
+        ),
+        (
+            "unknown judge",
+            "judge = \"gpt\"\n[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n",
+            "unknown judge provider `gpt`",
+            "evalgit.toml:1:9",
+            "judge",
+        ),
+        (
+            "profile introduces a provider without kind",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[profile.ci.providers.other]\nmodel = \"m\"\n",
+            "profile `ci` introduces provider `other` without a `kind`",
+            "evalgit.toml:4:23",
+            "profile.ci.providers.other",
+        ),
+        (
+            "unknown key in a profile",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\n[profile.ci]\nevals_dir = \"x\"\n",
+            "unknown key `evals_dir`",
+            "evalgit.toml:5:1",
+            "profile.ci.evals_dir",
+        ),
+    ];
+    for (name, settings, message, location, key_path) in cases {
+        let result = load_files(&[("evalgit.toml", settings), suite]);
+        let diags = diagnostics(&result);
+        let Some(d) = diags.errors().find(|d| d.message.contains(message)) else {
+            panic!("{name}: no error containing {message:?} in:\n{diags}")
+        };
+        assert_eq!((d.location().as_str(), d.key_path.as_str()), (*location, *key_path), "{name}:\n{d}");
+        assert!(result.is_err(), "{name}: loaded despite the error");
+    }
+}
+
+#[test]
+fn api_key_in_api_key_env_is_not_echoed() {
+    let settings = "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\napi_key_env = \"sk-abc123secret\"\n";
+    let result = load_files(&[("evalgit.toml", settings), ("evals/s.toml", "prompt = \"hi\"\n")]);
+    let text = diagnostics(&result).to_string();
+    assert!(text.contains("`api_key_env` must be the name of an environment variable"), "{text}");
+    assert!(!text.contains("sk-abc123secret"), "{text}");
+}
+
+#[test]
+fn every_error_is_reported_in_one_pass() {
+    let settings = "judge = 3\n[providers.local]\nkind = \"openai\"\nmodel = \"m\"\ntemprature = 0\n";
+    let a = r#"provider = "local"
+prompt = "Capital of {{ country }}?"
+repeat = 0
+
+[[scenario]]
+id = "france"
+vars = { contry = "France" }
+asert = [{ type = "contains", value = "Paris" }]
+
+[[scenario]]
+id = "france"
+vars = { country = "Japan", assert = [{ type = "contains", value = "Tokyo" }] }
+"#;
+    let b = "provider = \"nope\"\nprompt_file = \"prompts/missing.txt\"\n";
+    let result = load_files(&[("evalgit.toml", settings), ("evals/a.toml", a), ("evals/b.toml", b)]);
+    let diags = diagnostics(&result);
+    assert_eq!(diags.errors().count(), 9, "{diags}");
+    insta::assert_snapshot!("every_error_in_one_pass", diags.to_string());
+}
+
+#[test]
+fn warnings_do_not_fail_loading() {
+    let text = suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n");
+    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("evals/empty.toml", "prompt = \"hi\"\n")]);
+    let project = ok(result);
+    let messages: Vec<&str> = project.warnings.0.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages, ["suite `empty` has no scenarios", "scenario `a` has no assertions, so it always passes"]);
+    insta::assert_snapshot!("warnings", project.warnings.to_string());
+}
+
+#[test]
+fn invalid_suite_name_is_an_error() {
+    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/Capitals.toml", CAPITALS)]);
+    let text = diagnostics(&result).to_string();
+    assert!(text.contains("suite name `Capitals` may only use a-z, 0-9, `_` and `-`"), "{text}");
+    assert!(result.is_err());
+}
+
+#[test]
+fn defaults_merge_under_scenarios() {
+    let text = suite(
+        r#"[defaults]
+vars = { country = "France", tone = "dry" }
+assert = [{ type = "max-latency-ms", value = 5000 }]
+
+[[scenario]]
+id = "a"
+vars = { tone = "warm" }
+assert = [{ type = "icontains", value = "paris", weight = 2 }]
+
+[[scenario]]
+id = "b"
+"#,
+    );
+    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text)]));
+    let s = &project.suites[0].scenarios;
+    assert_eq!(s[0].vars, BTreeMap::from([("country".into(), json!("France")), ("tone".into(), json!("warm"))]));
+    let kinds: Vec<AssertKind> = s[0].asserts.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [AssertKind::MaxLatencyMs, AssertKind::Icontains]);
+    assert_eq!(s[0].asserts[1].weight, 2.0);
+    assert_eq!(s[1].vars["tone"], json!("dry"));
+    assert_eq!(s[1].asserts.len(), 1);
+}
+
+#[test]
+fn assertion_kinds_load() {
+    let settings = format!("judge = \"local\"\n{SETTINGS}");
+    let text = suite(
+        r#"[[scenario]]
+id = "a"
+vars = { country = "X" }
+assert = [
+  { type = "equals", value = 42 },
+  { type = "not-contains", value = "sorry" },
+  { type = "contains-all", value = ["a", "b"] },
+  { type = "starts-with", value = "The" },
+  { type = "regex", value = '^\w+' },
+  { type = "is-json" },
+  { type = "contains-json", value = { type = "object" } },
+  { type = "json-schema", value = { type = "object", required = ["name"] } },
+  { type = "json-path", path = "$.name", value = "Ada" },
+  { type = "length", max = 100 },
+  { type = "similar", value = "Paris", metric = "rouge-l" },
+  { type = "llm-rubric", value = "is polite", threshold = 0.7 },
+  { type = "closed-qa", value = "names a city", provider = "local" },
+]
+"#,
+    );
+    let project = ok(load_files(&[("evalgit.toml", &settings), ("evals/s.toml", &text)]));
+    let a = &project.suites[0].scenarios[0].asserts;
+    assert_eq!(a.len(), 13);
+    assert_eq!(a[0].value, Some(json!("42")));
+    assert!(a[1].negate);
+    assert!(a[4].regex.as_ref().is_some_and(|r| r.is_match("Hello")));
+    assert_eq!(a[7].value, Some(json!({"type": "object", "required": ["name"]})));
+    assert_eq!(a[8].path.as_deref(), Some("$.name"));
+    assert_eq!((a[9].min, a[9].max), (None, Some(100.0)));
+    assert_eq!((a[10].threshold, a[10].metric.as_deref()), (Some(0.8), Some("rouge-l")));
+    assert_eq!(a[11].threshold, Some(0.7));
+    assert_eq!(a[12].provider.as_deref(), Some("local"));
+}
+
+#[test]
+fn prompt_file_and_messages() {
+    let files = [
+        ("evalgit.toml", SETTINGS),
+        ("evals/f.toml", "prompt_file = \"./prompts/q.txt\"\n[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n"),
+        ("prompts/q.txt", "Capital of\n{{ country }}?\n"),
+        (
+            "evals/m.toml",
+            "[[messages]]\nrole = \"system\"\ncontent = \"Be {{ tone }}.\"\n\n[[messages]]\nrole = \"user\"\ncontent = \"{{ q }}\"\n\n[defaults]\nvars = { tone = \"brief\" }\n\n[[scenario]]\nid = \"a\"\nvars = { q = \"hi\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+        ),
+    ];
+    let project = ok(load_files(&files));
+    let f = &project.suites[0];
+    assert_eq!(f.name, "f");
+    assert_eq!(f.prompt, Prompt::Text { template: "Capital of\n{{ country }}?\n".into(), file: Some("prompts/q.txt".into()) });
+    assert_eq!(render_messages(f, &f.scenarios[0]).map(|m| m[0].content.clone()), Ok("Capital of\nX?\n".into()));
+    let m = &project.suites[1];
+    let rendered = render_messages(m, &m.scenarios[0]);
+    let Ok(rendered) = rendered else { panic!("{rendered:?}") };
+    assert_eq!((rendered[0].role.clone(), rendered[0].content.as_str()), (Role::System, "Be brief."));
+    assert_eq!((rendered[1].role.clone(), rendered[1].content.as_str()), (Role::User, "hi"));
+}
+
+#[test]
+fn template_error_in_prompt_file_points_into_the_file() {
+    let files = [
+        ("evalgit.toml", SETTINGS),
+        ("evals/f.toml", "prompt_file = \"prompts/q.txt\"\n"),
+        ("prompts/q.txt", "line one\nline {% if x %} two\n"),
+    ];
+    let result = load_files(&files);
+    let d = diagnostics(&result).errors().next().cloned();
+    let Some(d) = d else { panic!("no error") };
+    assert_eq!(d.location(), "prompts/q.txt:2:1");
+    assert_eq!(d.source_line.as_deref(), Some("line {% if x %} two"));
+    assert!(d.message.starts_with("template syntax error"), "{d}");
+}
+
+#[test]
+fn single_provider_is_the_default_and_several_need_naming() {
+    let text = "prompt = \"hi\"\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n";
+    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", text)]));
+    assert_eq!(project.suites[0].provider, "local");
+    let two = format!("{SETTINGS}\n[providers.other]\nkind = \"exec\"\ncommand = \"cat\"\n");
+    let result = load_files(&[("evalgit.toml", &two), ("evals/s.toml", text)]);
+    let text = diagnostics(&result).to_string();
+    assert!(text.contains("the suite has no `provider`, and evalgit.toml declares several"), "{text}");
+    assert!(text.contains("`local`, `other`"), "{text}");
+}
+
+const PROFILES: &str = r#"judge = "local"
+
+[providers.local]
+kind = "openai"
+model = "small"
+base_url = "http://127.0.0.1:8080/v1"
+max_concurrency = 2
+
+[budget]
+max_run_usd = 1
+
+[gate]
+min_pass_rate = 0.8
+
+[profile.ci]
+gate = { min_pass_rate = 0.9 }
+budget = { max_run_usd = 5 }
+
+[profile.ci.providers.local]
+model = "large"
+temperature = 0.5
+
+[profile.nightly.providers.judge]
+kind = "anthropic"
+model = "claude"
+"#;
+
+#[test]
+fn profile_and_env_precedence() {
+    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "prompt = \"hi\"\n")];
+    // (profile flag, env, expected model, max_run_usd, min_pass_rate, max_concurrency, base_url)
+    let cases: &[(Option<&str>, &[(&str, &str)], &str, f64, f64, usize, &str)] = &[
+        (None, &[], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
+        (Some("ci"), &[], "large", 5.0, 0.9, 2, "http://127.0.0.1:8080/v1"),
+        (None, &[("EVALGIT_PROFILE", "ci")], "large", 5.0, 0.9, 2, "http://127.0.0.1:8080/v1"),
+        // The flag wins over EVALGIT_PROFILE.
+        (Some("nightly"), &[("EVALGIT_PROFILE", "ci")], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
+        // Environment overrides win over the profile.
+        (
+            Some("ci"),
+            &[
+                ("EVALGIT_PROVIDER_LOCAL_MODEL", "env-model"),
+                ("EVALGIT_MAX_RUN_USD", "0.25"),
+                ("EVALGIT_MIN_PASS_RATE", "0.5"),
+                ("EVALGIT_PROVIDER_LOCAL_MAX_CONCURRENCY", "8"),
+                ("EVALGIT_PROVIDER_LOCAL_BASE_URL", "https://example.test/v1/"),
+            ],
+            "env-model",
+            0.25,
+            0.5,
+            8,
+            "https://example.test/v1",
+        ),
+        // An empty value counts as unset.
+        (None, &[("EVALGIT_MAX_RUN_USD", "")], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
+    ];
+    for (profile, env, model, max_run, min_pass, conc, url) in cases {
+        let p = ok(load_with(&files, *profile, env));
+        let local = &p.settings.providers["local"];
+        let got = (
+            local.model.as_deref().unwrap_or(""),
+            p.settings.budget.max_run_usd.unwrap_or(-1.0),
+            p.settings.gate.min_pass_rate.unwrap_or(-1.0),
+            local.max_concurrency,
+            local.base_url.as_deref().unwrap_or(""),
+        );
+        assert_eq!(got, (*model, *max_run, *min_pass, *conc, *url), "{profile:?} {env:?}");
+    }
+    let ci = ok(load_with(&files, Some("ci"), &[]));
+    assert_eq!(ci.settings.profile.as_deref(), Some("ci"));
+    assert_eq!(ci.settings.providers["local"].params.temperature, Some(0.5));
+    let nightly = ok(load_with(&files, Some("nightly"), &[("EVALGIT_JUDGE", "judge")]));
+    assert_eq!(nightly.settings.judge.as_deref(), Some("judge"));
+    assert_eq!(nightly.settings.providers["judge"].kind, ProviderKind::Anthropic);
+    // Without the profile, the profile's provider does not exist.
+    assert!(!ok(load_with(&files, None, &[])).settings.providers.contains_key("judge"));
+}
+
+#[test]
+fn environment_errors_name_the_variable() {
+    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "prompt = \"hi\"\n")];
+    let result = load_with(
+        &files,
+        Some("staging"),
+        &[
+            ("EVALGIT_MAX_RUN_USD", "lots"),
+            ("EVALGIT_MIN_PASS_RATE", "80"),
+            ("EVALGIT_PROVIDER_REMOTE_MODEL", "x"),
+            ("EVALGIT_PROVIDER_LOCAL_MAX_CONCURRENCY", "0"),
+            ("EVALGIT_JUDGE", "nobody"),
+            ("EVALGIT_UNRELATED", "ignored"),
+        ],
+    );
+    let diags = diagnostics(&result);
+    assert!(result.is_err());
+    insta::assert_snapshot!("environment_errors", diags.to_string());
+}
+
+#[test]
+fn unknown_provider_variable_is_only_a_warning() {
+    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "prompt = \"hi\"\n")];
+    let p = ok(load_with(&files, None, &[("EVALGIT_PROVIDER_REMOTE_MODEL", "x")]));
+    let w: Vec<String> = p.warnings.warnings().map(|d| format!("{} {}", d.location(), d.message)).collect();
+    assert!(w.contains(&"environment EVALGIT_PROVIDER_REMOTE_MODEL names no provider (`REMOTE`); it is ignored".to_string()), "{w:?}");
+}
+
+#[test]
+fn jsonl_scenarios_load_with_their_lines() {
+    let jsonl = concat!(
+        "{\"id\": \"france\", \"vars\": {\"country\": \"France\"}, \"assert\": [{\"type\": \"icontains\", \"value\": \"paris\"}]}\n",
+        "\n",
+        "{\"vars\": {\"country\": \"Japan\"}, \"threshold\": 0.5, \"description\": \"no id\"}\r\n",
+    );
+    let text = suite("scenarios_file = \"data/c.jsonl\"\n\n[defaults]\nassert = [{ type = \"max-cost\", value = 1 }]\n");
+    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.jsonl", jsonl)]));
+    let s = &project.suites[0].scenarios;
+    let got: Vec<(&str, usize, usize)> = s.iter().map(|s| (s.id.as_str(), s.line, s.asserts.len())).collect();
+    assert_eq!(got, [("france", 1, 2), ("line-3", 3, 1)]);
+    assert_eq!(s[1].file, std::path::PathBuf::from("data/c.jsonl"));
+    assert_eq!(s[1].threshold, Some(0.5));
+}
+
+#[test]
+fn jsonl_errors_carry_file_and_line() {
+    let jsonl = concat!(
+        "{\"id\": \"a\", \"vars\": {\"country\": \"A\"}}\n",
+        "{\"id\": \"b\", \"vars\": {\"country\": \"B\"}, \"assert\": [{\"type\": \"contians\", \"value\": \"x\"}]}\n",
+        "{\"id\": \"c\", \"vars\": {\"country\": \"C\"},}\n",
+        "[1, 2]\n",
+        "{\"id\": \"a\", \"vars\": {\"country\": \"D\", \"assert\": []}, \"ideal\": \"x\"}\n",
+        "{\"id\": \"e\", \"vars\": {\"city\": \"E\"}}\n",
+    );
+    let text = suite("scenarios_file = \"data/c.jsonl\"\n");
+    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.jsonl", jsonl)]);
+    let diags = diagnostics(&result);
+    let got: Vec<(String, String)> = diags.errors().map(|d| (d.location(), d.message.clone())).collect();
+    let want = [
+        ("data/c.jsonl:2:1", "unknown assertion type `contians` (did you mean `contains`?)"),
+        ("data/c.jsonl:3:38", "invalid JSON: trailing comma"),
+        ("data/c.jsonl:4:1", "each line must be a JSON object, found an array"),
+        ("data/c.jsonl:5:1", "unknown key `ideal`"),
+        ("data/c.jsonl:5:1", "duplicate scenario id `a` (first defined at line 1)"),
+        ("data/c.jsonl:5:1", "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario"),
+        ("data/c.jsonl:6:1", "scenario `e` does not define variable `country` used by the prompt"),
+    ];
+    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(got, want, "{diags}");
+    insta::assert_snapshot!("jsonl_errors", diags.to_string());
+}
+
+#[test]
+fn csv_scenarios_are_vars_with_ids() {
+    let csv = "id,country,note\nfr,France,\"a, b\"\n,Japan,\"two\nlines\"\nit,Italy,x\n";
+    let text = suite("scenarios_file = \"data/c.csv\"\n\n[defaults]\nassert = [{ type = \"icontains\", value = \"{{ country }}\" }]\n");
+    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.csv", csv)]));
+    let s = &project.suites[0].scenarios;
+    let got: Vec<(&str, usize)> = s.iter().map(|s| (s.id.as_str(), s.line)).collect();
+    assert_eq!(got, [("fr", 2), ("row-2", 3), ("it", 5)]);
+    assert_eq!(s[0].vars, BTreeMap::from([("country".into(), json!("France")), ("note".into(), json!("a, b"))]));
+    assert_eq!(s[1].vars["note"], json!("two\nlines"));
+    assert_eq!(s[2].asserts.len(), 1);
+}
+
+#[test]
+fn csv_errors_carry_file_and_line() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("country,__expected\nFrance,contains: Paris\n", "data/c.csv:1:1", "column `__expected` is reserved"),
+        ("country,assert\nFrance,x\n", "data/c.csv:1:1", "column `assert` would be a variable, not a check"),
+        ("country,country\nFrance,x\n", "data/c.csv:1:1", "duplicate column `country`"),
+        ("country,x\nFrance,1\nJapan\n", "data/c.csv:3:1", "row has 1 field but the header has 2"),
+        ("id,country\na,France\na,Japan\n", "data/c.csv:3:1", "duplicate scenario id `a` (first defined at line 2)"),
+        ("id,city\na,Paris\n", "data/c.csv:2:1", "scenario `a` does not define variable `country` used by the prompt"),
+        ("id,country\na b,France\n", "data/c.csv:2:1", "invalid scenario id `a b`"),
+    ];
+    for (csv, location, message) in cases {
+        let text = suite("scenarios_file = \"data/c.csv\"\n");
+        let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.csv", csv)]);
+        let diags = diagnostics(&result);
+        let Some(d) = diags.errors().find(|d| d.message.contains(message)) else { panic!("no {message:?} in:\n{diags}") };
+        assert_eq!(d.location(), *location, "{d}");
+    }
+}
+
+#[test]
+fn csv_without_checks_warns_once_past_ten() {
+    let mut csv = String::from("country\n");
+    for i in 0..25 {
+        csv.push_str(&format!("C{i}\n"));
+    }
+    let text = suite("scenarios_file = \"data/c.csv\"\n");
+    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.csv", &csv)]));
+    assert_eq!(project.suites[0].scenarios.len(), 25);
+    assert_eq!(project.warnings.0.len(), 11, "{}", project.warnings);
+    assert_eq!(project.warnings.0[10].message, "15 more scenarios have no assertions, so they always pass");
+}
+
+#[test]
+fn missing_settings_file() {
+    let result = load_files(&[("evals/s.toml", CAPITALS)]);
+    let text = diagnostics(&result).to_string();
+    assert!(text.starts_with("error: no evalgit.toml in memory"), "{text}");
+}
+
+#[test]
+fn unknown_profile_lists_known_ones() {
+    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "prompt = \"hi\"\n")];
+    let result = load_with(&files, Some("prod"), &[]);
+    let d = diagnostics(&result).errors().next().cloned();
+    let Some(d) = d else { panic!("no error") };
+    assert_eq!((d.location().as_str(), d.key_path.as_str(), d.message.as_str()), ("command line", "--profile", "unknown profile `prod`"));
+    assert_eq!(d.help.as_deref(), Some("profiles in evalgit.toml: `ci`, `nightly`"));
+}
+
+#[test]
+fn many_scenarios_load_quickly() {
+    // 10,000 inline scenarios and 10,000 JSONL ones; guards against quadratic work (the
+    // timing itself is checked in release builds, see the module report).
+    let mut toml = suite("scenarios_file = \"data/c.jsonl\"\n\n");
+    let mut jsonl = String::new();
+    for i in 0..10_000 {
+        toml.push_str(&format!("[[scenario]]\nid = \"s{i}\"\nvars = {{ country = \"C{i}\" }}\nassert = [{{ type = \"icontains\", value = \"x{i}\" }}]\n\n"));
+        jsonl.push_str(&format!("{{\"id\": \"j{i}\", \"vars\": {{\"country\": \"C{i}\"}}, \"assert\": [{{\"type\": \"contains\", \"value\": \"y\"}}]}}\n"));
+    }
+    let files = [("evalgit.toml", SETTINGS), ("evals/s.toml", toml.as_str()), ("data/c.jsonl", jsonl.as_str())];
+    let start = std::time::Instant::now();
+    let project = ok(load_files(&files));
+    let elapsed = start.elapsed();
+    assert_eq!(project.suites[0].scenarios.len(), 20_000);
+    assert!(elapsed.as_secs() < 10, "{elapsed:?}");
+    let compiled = CompiledPrompt::new(&project.suites[0].prompt).map_err(|e| e.to_string());
+    let Ok(compiled) = compiled else { panic!("{compiled:?}") };
+    for s in &project.suites[0].scenarios {
+        assert!(compiled.render(&s.vars).is_ok());
+    }
+}

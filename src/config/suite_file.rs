@@ -1,0 +1,411 @@
+//! One `evals/NAME.toml` into a [`Suite`]: its prompt (inline, a file, or messages), its
+//! scenarios (inline and from a data file) and its thresholds, checked against
+//! `evalgit.toml`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::assertion_table::{AssertCtx, known_providers};
+use super::scenario_table::{IdRule, ScenarioDefaults, ScenarioSink, read_assert_list, read_pass_rule};
+use super::settings_file::clean_relative;
+use super::template::{CompiledPrompt, TemplateError};
+use super::walker::{Entry, FileCx, Node, NodeKind, SourceFile, get, index, join, parse_toml};
+use super::{Diagnostic, Diagnostics, Message, PassRule, Prompt, Role, Settings, Severity, Source, Suite};
+
+const SUITE_KEYS: &[&str] = &[
+    "provider",
+    "description",
+    "prompt",
+    "prompt_file",
+    "messages",
+    "min_pass_rate",
+    "min_mean_score",
+    "repeat",
+    "pass_rule",
+    "max_usd",
+    "judge",
+    "defaults",
+    "scenario",
+    "scenarios_file",
+];
+const DEFAULTS_KEYS: &[&str] = &["vars", "assert"];
+const MESSAGE_KEYS: &[&str] = &["role", "content"];
+
+/// What a suite is checked against.
+pub(crate) struct SuiteCtx<'a> {
+    pub settings: &'a Settings,
+    pub declared_providers: &'a BTreeSet<String>,
+    /// False when `evalgit.toml` could not be parsed: cross-file checks are skipped.
+    pub settings_ok: bool,
+    pub source: &'a dyn Source,
+}
+
+/// Reads a file through the source as UTF-8 text. `Ok(None)` when it does not exist.
+pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String>, String> {
+    match source.read(rel) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| "is not valid UTF-8 text".to_string()),
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("cannot be read: {e}")),
+    }
+}
+
+/// A suite name is the file stem and appears in paths and reports.
+pub(crate) fn valid_suite_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// Reads one suite file; `None` when it has errors (all of them recorded in `diags`).
+pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diagnostics) -> Option<Suite> {
+    let errors_before = diags.errors().count();
+    let name = file.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    if !valid_suite_name(&name) {
+        diags.push(
+            Diagnostic::whole_file(Severity::Error, file.path.clone(), format!("suite name `{name}` may only use a-z, 0-9, `_` and `-`"))
+                .with_help("rename the file: the suite name is its file stem and appears in snapshot paths and reports"),
+        );
+    }
+    let (top_span, entries) = parse_toml(file, diags)?;
+    let mut cx = FileCx::new(file, diags);
+
+    for e in &entries {
+        if SUITE_KEYS.contains(&e.key.as_str()) {
+            continue;
+        }
+        match e.key.as_str() {
+            "assert" | "vars" => {
+                cx.error(&e.key_span, &e.key, format!("`{}` is not a suite key", e.key))
+                    .help("to apply it to every scenario, put it under `[defaults]`; for one scenario, inside its `[[scenario]]`");
+            }
+            _ => cx.unknown_key(e, SUITE_KEYS, ""),
+        }
+    }
+
+    // The provider: named, or the only one there is.
+    let provider = match get(&entries, "provider") {
+        Some(e) => cx.non_empty_str(&e.value, "provider").and_then(|p| {
+            if ctx.settings_ok && !ctx.declared_providers.contains(p) {
+                cx.error(&e.value.span, "provider", format!("unknown provider `{p}`")).help(known_list(ctx.declared_providers));
+                None
+            } else {
+                Some(p.to_string())
+            }
+        }),
+        None if ctx.settings.providers.len() == 1 => ctx.settings.providers.keys().next().cloned(),
+        None => {
+            if ctx.settings_ok {
+                let msg = if ctx.declared_providers.is_empty() {
+                    "the suite has no `provider`, and evalgit.toml declares none"
+                } else {
+                    "the suite has no `provider`, and evalgit.toml declares several"
+                };
+                cx.error(&(top_span.start..top_span.start), "provider", msg)
+                    .help(format!("add `provider = \"NAME\"` at the top; {}", known_list(ctx.declared_providers)));
+            }
+            None
+        }
+    };
+
+    let judge = get(&entries, "judge").and_then(|e| {
+        let j = cx.non_empty_str(&e.value, "judge")?;
+        if ctx.settings_ok && !ctx.declared_providers.contains(j) {
+            cx.error(&e.value.span, "judge", format!("unknown judge provider `{j}`")).help(known_list(ctx.declared_providers));
+            return None;
+        }
+        Some(j.to_string())
+    });
+
+    let min_pass_rate = get(&entries, "min_pass_rate").and_then(|e| cx.fraction(&e.value, "min_pass_rate"));
+    let min_mean_score = get(&entries, "min_mean_score").and_then(|e| cx.fraction(&e.value, "min_mean_score"));
+    let max_usd = get(&entries, "max_usd").and_then(|e| cx.non_negative(&e.value, "max_usd"));
+    let repeat = get(&entries, "repeat").map(|e| cx.count(&e.value, "repeat", 1)).unwrap_or(Some(1));
+    let pass_rule = get(&entries, "pass_rule")
+        .map(|e| read_pass_rule(&mut cx, &e.value, "pass_rule", repeat.unwrap_or(1)))
+        .unwrap_or(Some(PassRule::All));
+    if let Some(e) = get(&entries, "description") {
+        cx.str(&e.value, "description");
+    }
+
+    let prompt = read_prompt(&mut cx, &entries, &top_span, ctx);
+    let compiled = prompt.as_ref().and_then(|(prompt, at)| match CompiledPrompt::new(prompt) {
+        Ok(c) => Some(c),
+        Err(err) => {
+            template_error(&mut cx, &err, at);
+            None
+        }
+    });
+
+    let actx = AssertCtx {
+        providers: ctx.declared_providers,
+        has_default_judge: judge.is_some() || ctx.settings.judge.is_some(),
+        check_providers: ctx.settings_ok,
+    };
+    let mut sink = ScenarioSink {
+        defaults: ScenarioDefaults::default(),
+        actx,
+        referenced: compiled.as_ref().map(|c| c.referenced_variables().clone()).unwrap_or_default(),
+        check_vars: compiled.is_some(),
+        suite_repeat: repeat.unwrap_or(1),
+        seen: Default::default(),
+        scenarios: Vec::new(),
+        without_asserts: 0,
+    };
+    if let Some(e) = get(&entries, "defaults") {
+        if let Some(t) = cx.table(&e.value, "defaults") {
+            cx.check_keys(t, DEFAULTS_KEYS, "defaults");
+            if let Some(v) = get(t, "vars") {
+                if let Some(vars) = sink.read_vars(&mut cx, &v.value, "defaults.vars") {
+                    sink.defaults.vars = vars;
+                }
+            }
+            if let Some(a) = get(t, "assert") {
+                if let Some(list) = read_assert_list(&mut cx, &a.value, "defaults.assert", &sink.actx) {
+                    sink.defaults.asserts = list;
+                }
+            }
+        }
+    }
+
+    if let Some(e) = get(&entries, "scenario") {
+        match &e.value.kind {
+            NodeKind::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = index("scenario", i);
+                    if let Some(t) = cx.table(item, &path) {
+                        sink.read(&mut cx, t, &item.span, &path, IdRule::Required);
+                    }
+                }
+            }
+            NodeKind::Table(_) => {
+                cx.error(&e.value.span, "scenario", "`scenario` must be an array of tables")
+                    .help("write `[[scenario]]` (double brackets) for each scenario");
+            }
+            _ => {
+                cx.error(&e.value.span, "scenario", format!("`scenario` must be an array of tables, found {}", e.value.type_name()));
+            }
+        }
+    }
+
+    let data_file = get(&entries, "scenarios_file").and_then(|e| read_scenarios_file(&mut cx, &e.value, ctx.source));
+    cx.finish();
+
+    if let Some(data) = &data_file {
+        let mut dcx = FileCx::new(data, diags);
+        match data.path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => super::scenarios_file::read_csv(&mut dcx, &mut sink),
+            _ => super::scenarios_file::read_jsonl(&mut dcx, &mut sink),
+        }
+        dcx.finish();
+    }
+
+    let hidden = sink.without_asserts.saturating_sub(10);
+    if hidden > 0 {
+        diags.push(
+            Diagnostic::whole_file(Severity::Warning, file.path.clone(), format!("{hidden} more scenarios have no assertions, so they always pass"))
+                .with_help("checks for every scenario go under `[defaults] assert`"),
+        );
+    }
+    if sink.scenarios.is_empty() && diags.errors().count() == errors_before {
+        diags.push(
+            Diagnostic::whole_file(Severity::Warning, file.path.clone(), format!("suite `{name}` has no scenarios"))
+                .with_help("add `[[scenario]]` tables or `scenarios_file = \"data/NAME.jsonl\"`"),
+        );
+    }
+
+    if diags.errors().count() > errors_before {
+        return None;
+    }
+    Some(Suite {
+        name,
+        file: file.path.clone(),
+        provider: provider?,
+        prompt: prompt?.0,
+        scenarios: sink.scenarios,
+        min_pass_rate,
+        min_mean_score,
+        repeat: repeat?,
+        pass_rule: pass_rule?,
+        max_usd,
+        judge,
+    })
+}
+
+fn known_list(declared: &BTreeSet<String>) -> String {
+    let actx = AssertCtx { providers: declared, has_default_judge: false, check_providers: true };
+    known_providers(&actx)
+}
+
+/// Where a prompt's templates are written, for locating template syntax errors.
+enum PromptAt {
+    /// The value of `prompt = "..."`.
+    Inline(std::ops::Range<usize>),
+    /// A prompt file and the span of the `prompt_file` value.
+    File(SourceFile),
+    /// The `content` value of each message.
+    Messages(Vec<std::ops::Range<usize>>),
+}
+
+fn read_prompt(cx: &mut FileCx<'_>, entries: &[Entry], top: &std::ops::Range<usize>, ctx: &SuiteCtx<'_>) -> Option<(Prompt, PromptAt)> {
+    let given: Vec<&Entry> = ["prompt", "prompt_file", "messages"].iter().filter_map(|k| get(entries, k)).collect();
+    match given.as_slice() {
+        [] => {
+            cx.error(&(top.start..top.start), "prompt", "the suite has no prompt")
+                .help("add `prompt = \"...\"`, `prompt_file = \"prompts/NAME.txt\"` or `[[messages]]` tables");
+            None
+        }
+        [e] => match e.key.as_str() {
+            "prompt" => {
+                let t = cx.str(&e.value, "prompt")?;
+                Some((Prompt::Text { template: t.to_string(), file: None }, PromptAt::Inline(e.value.span.clone())))
+            }
+            "prompt_file" => {
+                let rel = cx.non_empty_str(&e.value, "prompt_file")?;
+                let Some(clean) = clean_relative(rel) else {
+                    cx.error(&e.value.span, "prompt_file", format!("`{rel}` must be a relative path inside the project"))
+                        .help("paths are relative to the project root (the directory holding evalgit.toml) and may not use `..`");
+                    return None;
+                };
+                let path = PathBuf::from(&clean);
+                match read_text(ctx.source, &path) {
+                    Ok(Some(text)) => {
+                        let pf = SourceFile::new(path.clone(), text.clone());
+                        Some((Prompt::Text { template: text, file: Some(path) }, PromptAt::File(pf)))
+                    }
+                    Ok(None) => {
+                        cx.error(&e.value.span, "prompt_file", format!("prompt file `{clean}` not found in {}", ctx.source.describe()))
+                            .help("the path is relative to the project root (the directory holding evalgit.toml), not to the suite file");
+                        None
+                    }
+                    Err(why) => {
+                        cx.error(&e.value.span, "prompt_file", format!("prompt file `{clean}` {why}"));
+                        None
+                    }
+                }
+            }
+            _ => read_messages(cx, &e.value),
+        },
+        [_, second, ..] => {
+            let names: Vec<String> = given.iter().map(|e| format!("`{}`", e.key)).collect();
+            cx.error(&second.key_span, &second.key, format!("the suite sets both {}: use exactly one", names.join(" and ")))
+                .help("a suite has one prompt: `prompt`, `prompt_file` or `[[messages]]`");
+            None
+        }
+    }
+}
+
+fn read_messages(cx: &mut FileCx<'_>, node: &Node) -> Option<(Prompt, PromptAt)> {
+    let items = match &node.kind {
+        NodeKind::Array(items) => items,
+        _ => {
+            cx.error(&node.span, "messages", format!("`messages` must be an array of tables, found {}", node.type_name()))
+                .help("write one `[[messages]]` table per message, with `role` and `content`");
+            return None;
+        }
+    };
+    if items.is_empty() {
+        cx.error(&node.span, "messages", "`messages` is empty").help("add at least one `[[messages]]` table with `role` and `content`");
+        return None;
+    }
+    let mut ok = true;
+    let mut messages = Vec::with_capacity(items.len());
+    let mut spans = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let path = index("messages", i);
+        let Some(t) = cx.table(item, &path) else {
+            ok = false;
+            continue;
+        };
+        cx.check_keys(t, MESSAGE_KEYS, &path);
+        if t.iter().any(|e| !MESSAGE_KEYS.contains(&e.key.as_str())) {
+            ok = false;
+        }
+        let role = match get(t, "role") {
+            Some(r) => {
+                let rpath = join(&path, "role");
+                match cx.str(&r.value, &rpath) {
+                    Some("system") => Some(Role::System),
+                    Some("user") => Some(Role::User),
+                    Some("assistant") => Some(Role::Assistant),
+                    Some(other) => {
+                        cx.error(&r.value.span, &rpath, format!("unknown role `{other}`")).help("use `system`, `user` or `assistant`");
+                        None
+                    }
+                    None => None,
+                }
+            }
+            None => {
+                cx.error(&item.span, &path, "message has no `role`").help("add `role = \"user\"` (or `system`, `assistant`)");
+                None
+            }
+        };
+        let content = match get(t, "content") {
+            Some(c) => cx.str(&c.value, &join(&path, "content")).map(|s| (s.to_string(), c.value.span.clone())),
+            None => {
+                cx.error(&item.span, &path, "message has no `content`");
+                None
+            }
+        };
+        match (role, content) {
+            (Some(role), Some((content, span))) => {
+                messages.push(Message { role, content });
+                spans.push(span);
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some((Prompt::Messages(messages), PromptAt::Messages(spans)))
+}
+
+/// A template syntax error at the prompt's location: the line inside a prompt file, or the
+/// inline value.
+fn template_error(cx: &mut FileCx<'_>, err: &TemplateError, at: &PromptAt) {
+    let help = "templates use minijinja (Jinja2) syntax: `{{ variable }}`, `{% if %}...{% endif %}`";
+    match at {
+        PromptAt::File(pf) => {
+            let line = err.line.unwrap_or(1);
+            let r = pf.line_range(line);
+            let d = pf.diagnostic(Severity::Error, &(r.start..r.end.max(r.start + 1)), "", err.message.clone()).with_help(help);
+            cx.push(d);
+        }
+        PromptAt::Inline(span) => {
+            let line = err.line.map(|l| format!(" (line {l} of the prompt)")).unwrap_or_default();
+            cx.error(span, "prompt", format!("{}{line}", err.message)).help(help);
+        }
+        PromptAt::Messages(spans) => {
+            let i = err.part.trim_start_matches("messages[").trim_end_matches(']').parse::<usize>().unwrap_or(0);
+            let span = spans.get(i).cloned().unwrap_or(0..0);
+            let path = join(&index("messages", i), "content");
+            let line = err.line.map(|l| format!(" (line {l} of the message)")).unwrap_or_default();
+            cx.error(&span, &path, format!("{}{line}", err.message)).help(help);
+        }
+    }
+}
+
+fn read_scenarios_file(cx: &mut FileCx<'_>, node: &Node, source: &dyn Source) -> Option<SourceFile> {
+    let rel = cx.non_empty_str(node, "scenarios_file")?;
+    let Some(clean) = clean_relative(rel) else {
+        cx.error(&node.span, "scenarios_file", format!("`{rel}` must be a relative path inside the project"))
+            .help("paths are relative to the project root (the directory holding evalgit.toml) and may not use `..`");
+        return None;
+    };
+    let path = PathBuf::from(&clean);
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonl" | "csv") => {}
+        _ => {
+            cx.error(&node.span, "scenarios_file", format!("`{clean}` is neither a .jsonl nor a .csv file"))
+                .help("scenarios files are JSON Lines (one object per line, `.jsonl`) or CSV with a header row (`.csv`)");
+            return None;
+        }
+    }
+    match read_text(source, &path) {
+        Ok(Some(text)) => Some(SourceFile::new(path, text)),
+        Ok(None) => {
+            cx.error(&node.span, "scenarios_file", format!("scenarios file `{clean}` not found in {}", source.describe()))
+                .help("the path is relative to the project root (the directory holding evalgit.toml), not to the suite file");
+            None
+        }
+        Err(why) => {
+            cx.error(&node.span, "scenarios_file", format!("scenarios file `{clean}` {why}"));
+            None
+        }
+    }
+}

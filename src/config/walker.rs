@@ -1,0 +1,579 @@
+//! The located value tree the loader walks, and the typed, diagnosing accessors on it.
+//!
+//! TOML is parsed with spans (`toml::de::DeTable`) and JSONL lines with `serde_json`; both
+//! are turned into one [`Node`] tree so that suite, scenario and assertion checks are written
+//! once. Every accessor that finds something wrong records a [`Diagnostic`] and returns
+//! `None`, so a caller keeps walking and the user sees every problem in one pass.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use serde_spanned::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{Diagnostic, Diagnostics, Severity};
+
+/// How many diagnostics one file may produce before the rest are summarised: a generated
+/// file with the same mistake on 10,000 lines should not bury the other problems.
+const MAX_DIAGNOSTICS_PER_FILE: usize = 100;
+
+/// A file's text with an index of its line starts, so locating a byte offset costs a binary
+/// search instead of a scan from the start (which made many errors in a big file quadratic).
+#[derive(Debug, Clone)]
+pub(crate) struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        SourceFile { path: path.into(), text, line_starts }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+
+    /// Byte range of a 1-based line, without its line ending.
+    pub fn line_range(&self, line: usize) -> Range<usize> {
+        let idx = line.saturating_sub(1).min(self.line_starts.len() - 1);
+        let start = self.line_starts[idx];
+        let end = self.line_starts.get(idx + 1).map(|e| e - 1).unwrap_or(self.text.len());
+        let end = if end > start && self.text.as_bytes()[end - 1] == b'\r' { end - 1 } else { end };
+        start..end.max(start)
+    }
+
+    /// A diagnostic pointing at `span` (byte offsets into this file's text).
+    pub fn diagnostic(&self, severity: Severity, span: &Range<usize>, key_path: &str, message: impl Into<String>) -> Diagnostic {
+        let start = floor_char_boundary(&self.text, span.start.min(self.text.len()));
+        let line = self.line_of(start);
+        let range = self.line_range(line);
+        let start = start.clamp(range.start, range.end);
+        let end = floor_char_boundary(&self.text, span.end.min(range.end)).max(start);
+        let column = self.text[range.start..start].chars().count() + 1;
+        let width = self.text[start..end].chars().count().max(1);
+        Diagnostic {
+            severity,
+            file: self.path.clone(),
+            line,
+            column,
+            width,
+            key_path: key_path.to_string(),
+            message: message.into(),
+            source_line: Some(self.text[range].to_string()),
+            help: None,
+        }
+    }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// One value with the byte span it was written at.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    pub span: Range<usize>,
+    pub kind: NodeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum NodeKind {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// TOML date-times, kept as their text.
+    Datetime(String),
+    /// JSON only.
+    Null,
+    Array(Vec<Node>),
+    /// Entries in source order.
+    Table(Vec<Entry>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    pub key: String,
+    pub key_span: Range<usize>,
+    pub value: Node,
+}
+
+impl Node {
+    /// The value's type as the user would say it, for "expected X, found Y".
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            NodeKind::Str(_) => "a string",
+            NodeKind::Int(_) => "an integer",
+            NodeKind::Float(_) => "a float",
+            NodeKind::Bool(_) => "a boolean",
+            NodeKind::Datetime(_) => "a date-time",
+            NodeKind::Null => "null",
+            NodeKind::Array(_) => "an array",
+            NodeKind::Table(_) => "a table",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_table(&self) -> Option<&[Entry]> {
+        match &self.kind {
+            NodeKind::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The value as JSON; tables keep their source order (serde_json has `preserve_order`).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            NodeKind::Str(s) | NodeKind::Datetime(s) => Value::String(s.clone()),
+            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            NodeKind::Bool(b) => Value::Bool(*b),
+            NodeKind::Null => Value::Null,
+            NodeKind::Array(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Table(entries) => {
+                Value::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect())
+            }
+        }
+    }
+
+    /// Converts a parsed TOML value. Table entries are put back in source order (the toml
+    /// crate's map is sorted by key).
+    pub fn from_toml(value: &Spanned<DeValue<'_>>) -> Node {
+        let span = value.span();
+        let kind = match value.get_ref() {
+            DeValue::String(s) => NodeKind::Str(s.to_string()),
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => NodeKind::Int(n),
+                Err(_) => NodeKind::Float(i.as_str().parse().unwrap_or(f64::NAN)),
+            },
+            DeValue::Float(f) => NodeKind::Float(f.as_str().parse().unwrap_or(f64::NAN)),
+            DeValue::Boolean(b) => NodeKind::Bool(*b),
+            DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
+            DeValue::Array(items) => NodeKind::Array(items.iter().map(Node::from_toml).collect()),
+            DeValue::Table(table) => NodeKind::Table(entries_from_toml(table)),
+        };
+        Node { span, kind }
+    }
+
+    /// Converts a JSON value read from one JSONL line; every node carries `span` (the line),
+    /// since serde_json does not report where values start.
+    pub fn from_json(value: &serde_json::Value, span: &Range<usize>) -> Node {
+        use serde_json::Value;
+        let kind = match value {
+            Value::Null => NodeKind::Null,
+            Value::Bool(b) => NodeKind::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => NodeKind::Int(i),
+                None => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => NodeKind::Str(s.clone()),
+            Value::Array(items) => NodeKind::Array(items.iter().map(|v| Node::from_json(v, span)).collect()),
+            Value::Object(map) => NodeKind::Table(
+                map.iter()
+                    .map(|(k, v)| Entry { key: k.clone(), key_span: span.clone(), value: Node::from_json(v, span) })
+                    .collect(),
+            ),
+        };
+        Node { span: span.clone(), kind }
+    }
+}
+
+pub(crate) fn entries_from_toml(table: &DeTable<'_>) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = table
+        .iter()
+        .map(|(k, v)| Entry { key: k.get_ref().to_string(), key_span: k.span(), value: Node::from_toml(v) })
+        .collect();
+    entries.sort_by_key(|e| e.key_span.start);
+    entries
+}
+
+/// The entry named `key`, if present (tables are small: a linear scan is the fast path).
+pub(crate) fn get<'n>(entries: &'n [Entry], key: &str) -> Option<&'n Entry> {
+    entries.iter().find(|e| e.key == key)
+}
+
+/// `base.key`, quoting keys that are not bare TOML keys: `prices."gpt-4.1".input`.
+pub(crate) fn join(base: &str, key: &str) -> String {
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare { key.to_string() } else { format!("{key:?}") };
+    if base.is_empty() { key } else { format!("{base}.{key}") }
+}
+
+/// `base[i]`.
+pub(crate) fn index(base: &str, i: usize) -> String {
+    format!("{base}[{i}]")
+}
+
+/// Names people write for a key they mean, beyond simple typos.
+const ALIASES: &[(&str, &str)] = &[
+    ("asserts", "assert"),
+    ("assertion", "assert"),
+    ("assertions", "assert"),
+    ("checks", "assert"),
+    ("expect", "assert"),
+    ("expected", "assert"),
+    ("variables", "vars"),
+    ("var", "vars"),
+    ("scenarios", "scenario"),
+    ("tests", "scenario"),
+    ("test", "scenario"),
+    ("cases", "scenario"),
+    ("message", "messages"),
+    ("prompts", "prompt"),
+    ("template", "prompt"),
+    ("name", "id"),
+    ("kind", "type"),
+    ("providers", "provider"),
+    ("repeats", "repeat"),
+    ("threshold", "min_pass_rate"),
+];
+
+/// The known key closest to `key`: an alias, the same key with `-`/`_` or case swapped, or a
+/// small edit distance.
+pub(crate) fn did_you_mean<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
+        if let Some(k) = known.iter().find(|k| *k == target) {
+            return Some(k);
+        }
+    }
+    let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    if let Some(k) = known.iter().find(|k| norm(k) == norm(key)) {
+        return Some(k);
+    }
+    let limit = (key.chars().count() / 3).max(1).min(3);
+    known
+        .iter()
+        .map(|k| (levenshtein(key, k), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Lets a caller attach help to the diagnostic it just recorded (or to nothing, when the
+/// file's diagnostic cap dropped it).
+pub(crate) struct Help<'a>(Option<&'a mut Diagnostic>);
+
+impl Help<'_> {
+    pub fn help(self, help: impl Into<String>) {
+        if let Some(d) = self.0 {
+            d.help = Some(help.into());
+        }
+    }
+}
+
+/// The diagnostics of one file, with typed accessors that report what they reject.
+pub(crate) struct FileCx<'a> {
+    pub file: &'a SourceFile,
+    pub diags: &'a mut Diagnostics,
+    emitted: usize,
+    dropped: usize,
+}
+
+impl<'a> FileCx<'a> {
+    pub fn new(file: &'a SourceFile, diags: &'a mut Diagnostics) -> Self {
+        FileCx { file, diags, emitted: 0, dropped: 0 }
+    }
+
+    pub fn push(&mut self, d: Diagnostic) -> Help<'_> {
+        if self.emitted >= MAX_DIAGNOSTICS_PER_FILE {
+            if d.severity == Severity::Error {
+                self.dropped += 1;
+            }
+            return Help(None);
+        }
+        self.emitted += 1;
+        self.diags.push(d);
+        Help(self.diags.0.last_mut())
+    }
+
+    pub fn error(&mut self, span: &Range<usize>, key_path: &str, message: impl Into<String>) -> Help<'_> {
+        let d = self.file.diagnostic(Severity::Error, span, key_path, message);
+        self.push(d)
+    }
+
+    pub fn warning(&mut self, span: &Range<usize>, key_path: &str, message: impl Into<String>) -> Help<'_> {
+        let d = self.file.diagnostic(Severity::Warning, span, key_path, message);
+        self.push(d)
+    }
+
+    /// Records a summary of the diagnostics the cap dropped. Call once, when the file is done.
+    pub fn finish(self) {
+        if self.dropped > 0 {
+            let d = Diagnostic::whole_file(
+                Severity::Error,
+                self.file.path.clone(),
+                format!("{} more error{} in this file not shown", self.dropped, if self.dropped == 1 { "" } else { "s" }),
+            )
+            .with_help("fix the errors above and run `evalgit validate` again");
+            self.diags.push(d);
+        }
+    }
+
+    fn wrong_type(&mut self, node: &Node, key_path: &str, expected: &str) {
+        let msg = format!("`{}` must be {expected}, found {}", leaf(key_path), node.type_name());
+        self.error(&node.span, key_path, msg);
+    }
+
+    pub fn str<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n str> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s),
+            _ => {
+                self.wrong_type(node, key_path, "a string");
+                None
+            }
+        }
+    }
+
+    /// A string that must not be empty (names, ids, paths).
+    pub fn non_empty_str<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n str> {
+        let s = self.str(node, key_path)?;
+        if s.trim().is_empty() {
+            self.error(&node.span, key_path, format!("`{}` must not be empty", leaf(key_path)));
+            return None;
+        }
+        Some(s)
+    }
+
+    pub fn bool(&mut self, node: &Node, key_path: &str) -> Option<bool> {
+        match node.kind {
+            NodeKind::Bool(b) => Some(b),
+            _ => {
+                self.wrong_type(node, key_path, "a boolean (true or false)");
+                None
+            }
+        }
+    }
+
+    /// An integer or a float, finite.
+    pub fn number(&mut self, node: &Node, key_path: &str) -> Option<f64> {
+        match node.kind {
+            NodeKind::Int(i) => Some(i as f64),
+            NodeKind::Float(f) if f.is_finite() => Some(f),
+            NodeKind::Float(_) => {
+                self.error(&node.span, key_path, format!("`{}` must be a finite number", leaf(key_path)));
+                None
+            }
+            _ => {
+                self.wrong_type(node, key_path, "a number");
+                None
+            }
+        }
+    }
+
+    pub fn int(&mut self, node: &Node, key_path: &str) -> Option<i64> {
+        match node.kind {
+            NodeKind::Int(i) => Some(i),
+            _ => {
+                self.wrong_type(node, key_path, "an integer");
+                None
+            }
+        }
+    }
+
+    /// A number within `lo..=hi`; `what` describes the range for the message.
+    pub fn number_in(&mut self, node: &Node, key_path: &str, lo: f64, hi: f64, what: &str) -> Option<f64> {
+        let n = self.number(node, key_path)?;
+        if n < lo || n > hi {
+            self.error(&node.span, key_path, format!("`{}` must be {what}, found {n}", leaf(key_path)));
+            return None;
+        }
+        Some(n)
+    }
+
+    /// A fraction `0..=1` (pass rates, scores, thresholds).
+    pub fn fraction(&mut self, node: &Node, key_path: &str) -> Option<f64> {
+        let n = self.number(node, key_path)?;
+        if !(0.0..=1.0).contains(&n) {
+            self.error(&node.span, key_path, format!("`{}` must be between 0 and 1, found {n}", leaf(key_path)))
+                .help("write a fraction: 0.8 means 80%");
+            return None;
+        }
+        Some(n)
+    }
+
+    pub fn non_negative(&mut self, node: &Node, key_path: &str) -> Option<f64> {
+        self.number_in(node, key_path, 0.0, f64::INFINITY, "zero or more")
+    }
+
+    /// An integer `>= min` that fits `u32`.
+    pub fn count(&mut self, node: &Node, key_path: &str, min: u32) -> Option<u32> {
+        let i = self.int(node, key_path)?;
+        match u32::try_from(i) {
+            Ok(n) if n >= min => Some(n),
+            _ => {
+                self.error(&node.span, key_path, format!("`{}` must be an integer of at least {min}, found {i}", leaf(key_path)));
+                None
+            }
+        }
+    }
+
+    pub fn table<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n [Entry]> {
+        match &node.kind {
+            NodeKind::Table(t) => Some(t),
+            _ => {
+                self.wrong_type(node, key_path, "a table");
+                None
+            }
+        }
+    }
+
+    pub fn array<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            NodeKind::Array(items) => Some(items),
+            _ => {
+                self.wrong_type(node, key_path, "an array");
+                None
+            }
+        }
+    }
+
+    /// A string or an array of strings.
+    pub fn string_list(&mut self, node: &Node, key_path: &str) -> Option<Vec<String>> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(vec![s.clone()]),
+            NodeKind::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match &item.kind {
+                        NodeKind::Str(s) => out.push(s.clone()),
+                        _ => {
+                            ok = false;
+                            let p = index(key_path, i);
+                            self.error(&item.span, &p, format!("`{}` must hold only strings, found {}", leaf(key_path), item.type_name()));
+                        }
+                    }
+                }
+                ok.then_some(out)
+            }
+            _ => {
+                self.wrong_type(node, key_path, "a string or an array of strings");
+                None
+            }
+        }
+    }
+
+    /// Reports every key of `entries` not in `known`, with a did-you-mean.
+    pub fn check_keys(&mut self, entries: &[Entry], known: &[&str], base: &str) {
+        for e in entries {
+            if known.contains(&e.key.as_str()) {
+                continue;
+            }
+            self.unknown_key(e, known, base);
+        }
+    }
+
+    pub fn unknown_key(&mut self, e: &Entry, known: &[&str], base: &str) {
+        let path = join(base, &e.key);
+        match did_you_mean(&e.key, known) {
+            Some(s) => {
+                self.error(&e.key_span, &path, format!("unknown key `{}` (did you mean `{s}`?)", e.key));
+            }
+            None => {
+                let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                self.error(&e.key_span, &path, format!("unknown key `{}`", e.key)).help(format!("known keys here: {list}"));
+            }
+        }
+    }
+}
+
+/// The last segment of a key path, for messages: `scenario[2].threshold` -> `threshold`.
+pub(crate) fn leaf(key_path: &str) -> &str {
+    let last = key_path.rsplit('.').next().unwrap_or(key_path);
+    let last = last.split('[').next().unwrap_or(last);
+    if last.is_empty() { key_path } else { last.trim_matches('"') }
+}
+
+/// Parses a TOML file into its top-level entries, or records its syntax errors (all of them)
+/// and returns `None`.
+pub(crate) fn parse_toml(file: &SourceFile, diags: &mut Diagnostics) -> Option<(Range<usize>, Vec<Entry>)> {
+    let (table, errors) = DeTable::parse_recoverable(&file.text);
+    if errors.is_empty() {
+        return Some((table.span(), entries_from_toml(table.get_ref())));
+    }
+    let mut cx = FileCx::new(file, diags);
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        cx.error(&span, "", format!("invalid TOML: {}", e.message().trim_end())).help("fix the syntax; see https://toml.io");
+    }
+    cx.finish();
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_cases() {
+        let known = ["assert", "vars", "id", "threshold", "min_pass_rate"];
+        let cases = [
+            ("asert", Some("assert")),
+            ("asserts", Some("assert")),
+            ("assertions", Some("assert")),
+            ("var", Some("vars")),
+            ("min-pass-rate", Some("min_pass_rate")),
+            ("treshold", Some("threshold")),
+            ("zzzzzz", None),
+        ];
+        for (key, want) in cases {
+            assert_eq!(did_you_mean(key, &known), want, "{key}");
+        }
+    }
+
+    #[test]
+    fn locates_spans_by_line_and_column() {
+        let f = SourceFile::new("a.toml", "x = 1\r\nyy = \"é\" # c\nz = 3");
+        let start = f.text.find("\"é\"").unwrap_or(0);
+        let d = f.diagnostic(Severity::Error, &(start..start + 4), "yy", "m");
+        assert_eq!((d.line, d.column, d.width), (2, 6, 3));
+        assert_eq!(d.source_line.as_deref(), Some("yy = \"é\" # c"));
+        let d = f.diagnostic(Severity::Error, &(0..5), "x", "m");
+        assert_eq!(d.source_line.as_deref(), Some("x = 1"));
+        let end = f.text.len();
+        let d = f.diagnostic(Severity::Error, &(end..end), "z", "m");
+        assert_eq!((d.line, d.column), (3, 6));
+    }
+
+    #[test]
+    fn join_quotes_non_bare_keys() {
+        assert_eq!(join("prices", "gpt-4.1"), "prices.\"gpt-4.1\"");
+        assert_eq!(join("", "gate"), "gate");
+        assert_eq!(leaf("scenario[2].assert[0].type"), "type");
+        assert_eq!(leaf("scenario[2]"), "scenario");
+    }
+}
