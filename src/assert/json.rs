@@ -20,19 +20,11 @@ pub fn extract(output: &str) -> Option<Value> {
         return Some(v);
     }
     let fences = fences(output);
-    for (lang, body) in &fences {
-        if lang.eq_ignore_ascii_case("json") {
-            if let Ok(v) = serde_json::from_str(body.trim()) {
-                return Some(v);
-            }
-        }
-    }
-    for (lang, body) in &fences {
-        if !lang.eq_ignore_ascii_case("json") {
-            if let Ok(v) = serde_json::from_str(body.trim()) {
-                return Some(v);
-            }
-        }
+    // ```json fences first, then any other fence.
+    let json_first = fences.iter().filter(|(lang, _)| lang.eq_ignore_ascii_case("json"));
+    let others = fences.iter().filter(|(lang, _)| !lang.eq_ignore_ascii_case("json"));
+    if let Some(v) = json_first.chain(others).find_map(|(_, body)| serde_json::from_str(body.trim()).ok()) {
+        return Some(v);
     }
     first_in_prose(output)
 }

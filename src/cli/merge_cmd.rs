@@ -7,10 +7,11 @@ use crate::report::results_file::{ResultsWriter, RunSummary, read_results};
 use crate::runner::{Observer, RunInfo, ScenarioResult};
 use crate::{Error, ExitCode};
 
-pub fn merge(args: MergeArgs) -> Result<ExitCode, Error> {
+pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitCode, Error> {
+    // Thresholds come from the project when there is one (as in the run that made the shards).
+    let project = global.load().ok().map(|(p, _)| p);
     let mut runs = Vec::new();
     let mut by_key: BTreeMap<(String, String), ScenarioResult> = BTreeMap::new();
-    let mut order: Vec<(String, String)> = Vec::new();
     let mut summaries = Vec::new();
     for path in &args.inputs {
         let file = read_results(path)?;
@@ -27,7 +28,6 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, Error> {
                     path.display()
                 )));
             }
-            order.push(key.clone());
             by_key.insert(key, r);
         }
         if let Some(run) = file.run {
@@ -37,7 +37,7 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, Error> {
             summaries.push(s);
         }
     }
-    let results = super::verdict::order_results(by_key.into_values().collect());
+    let results = super::verdict::order_results_in(project.as_ref(), by_key.into_values().collect());
     let info = RunInfo {
         run_id: runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>().join("+"),
         started_at: runs.iter().map(|r| r.started_at.clone()).min().unwrap_or_default(),
@@ -56,7 +56,10 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, Error> {
         budget.not_run.extend(s.budget.not_run.iter().cloned());
         budget.max_run_usd = budget.max_run_usd.or(s.budget.max_run_usd);
     }
-    let verdict = super::verdict::verdict_from_results(&results, None, budget.clone());
+    let verdict = match &project {
+        Some(p) => super::verdict::verdict_for(p, &results, None, budget.clone()),
+        None => super::verdict::verdict_from_results(&results, None, budget.clone()),
+    };
     let mut writer = ResultsWriter::create(&args.output)?;
     writer.started(&info);
     for r in &results {
@@ -80,9 +83,8 @@ pub fn merge(args: MergeArgs) -> Result<ExitCode, Error> {
         crate::report::write_junit(&results, started, junit)?;
     }
     if let Some(md) = &args.markdown {
-        let body = super::verdict::markdown(&verdict, &results);
+        let body = super::verdict::markdown(&verdict, Vec::new(), "evalgit");
         std::fs::write(md, body).map_err(|e| Error::io_path("write", md, e))?;
     }
-    let _ = order;
     Ok(code)
 }

@@ -12,7 +12,7 @@ use crate::policy::{GateLevel, GateReason, GateReasonKind, Verdict};
 use crate::report::results_file::{ResultsWriter, RunSummary};
 use crate::report::terminal::{TerminalReporter, gate_lines, summary_table};
 use crate::runner::{self, Fanout, JobFilter, JobSet, Observer, Recordings, RunInfo, RunOptions, RunOutcome, ScenarioResult, Shard};
-use crate::snapshot::{SnapshotStatus, SnapshotStore, WriteMode};
+use crate::snapshot::{ReplaySource, SnapshotStatus, SnapshotStore, WriteMode};
 use crate::{Error, ExitCode};
 
 pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
@@ -41,6 +41,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         record_snapshots: true,
         results_path: &results_path,
         shard: filter.shard,
+        replay: None,
     };
     let executed = execute_jobs(&project, jobs, options, &settings)?;
     let mut verdict = super::verdict::verdict_for(&project, &executed.outcome.results, None, executed.outcome.budget.clone());
@@ -52,7 +53,8 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         }
     }
     let interrupted = executed.outcome.interrupted;
-    finish(executed, &verdict, &args.output.junit, &args.output.markdown)?;
+    let diffs = pending_diffs(&executed);
+    finish(executed, &verdict, diffs, &args.output.junit, &args.output.markdown)?;
     Ok(if interrupted { ExitCode::GateFailed } else { verdict.exit_code() })
 }
 
@@ -104,6 +106,8 @@ pub struct ExecuteSettings<'a> {
     pub record_snapshots: bool,
     pub results_path: &'a Path,
     pub shard: Option<Shard>,
+    /// Where accepted outputs are replayed from [default: the project's snapshots on disk].
+    pub replay: Option<Arc<dyn ReplaySource>>,
 }
 
 /// Runs the jobs with the terminal reporter, the results file and the snapshot recorder.
@@ -130,7 +134,11 @@ pub fn execute_jobs(project: &Project, jobs: JobSet, options: RunOptions, settin
         statuses: Vec::new(),
         errors: Vec::new(),
     };
-    let recordings = Recordings { cache: Some(cache), snapshots: Some(snapshots.clone()) };
+    let replay: Arc<dyn ReplaySource> = match &settings.replay {
+        Some(r) => r.clone(),
+        None => snapshots.clone(),
+    };
+    let recordings = Recordings { cache: Some(cache), snapshots: Some(replay) };
     let rt = runtime()?;
     let outcome = {
         let mut observers: Vec<&mut dyn Observer> = vec![&mut terminal, &mut writer];
@@ -242,6 +250,7 @@ fn list(items: &[String]) -> String {
 pub fn finish(
     executed: Executed,
     verdict: &Verdict,
+    diffs: Vec<(String, String)>,
     junit: &Option<PathBuf>,
     markdown: &Option<PathBuf>,
 ) -> Result<(), Error> {
@@ -275,7 +284,7 @@ pub fn finish(
         eprintln!("junit: {}", junit.display());
     }
     if let Some(md) = markdown {
-        let body = super::verdict::markdown(verdict, &outcome.results);
+        let body = super::verdict::markdown(verdict, diffs, "evalgit");
         std::fs::write(md, body).map_err(|e| Error::io_path("write", md, e))?;
         eprintln!("markdown: {}", md.display());
     }
@@ -295,4 +304,23 @@ pub fn verdict_word(code: ExitCode) -> &'static str {
 fn run_id(started: &str) -> String {
     let stamp: String = started.chars().filter(|c| c.is_ascii_digit()).collect();
     format!("{stamp}-{:04x}", fastrand::u16(..))
+}
+
+/// Diffs of the outputs that differ from their accepted snapshots, for the Markdown report.
+fn pending_diffs(executed: &Executed) -> Vec<(String, String)> {
+    let by_key: std::collections::HashMap<(String, String), &ScenarioResult> =
+        executed.outcome.results.iter().map(|r| (r.key(), r)).collect();
+    let mut out = Vec::new();
+    for (suite, id, status) in &executed.statuses {
+        if *status != SnapshotStatus::Changed {
+            continue;
+        }
+        let Some(result) = by_key.get(&(suite.clone(), id.clone())) else { continue };
+        let Ok(Some(accepted)) = executed.snapshots.accepted(suite, id) else { continue };
+        let old = accepted.samples.first().map(|s| s.output.as_str()).unwrap_or("");
+        let new = result.output().unwrap_or("");
+        let diff = similar::TextDiff::from_lines(old, new);
+        out.push((format!("{suite}/{id}"), diff.unified_diff().context_radius(3).header("accepted", "new").to_string()));
+    }
+    out
 }

@@ -13,13 +13,7 @@ fn store_and_filter(global: &Global, args: SnapshotFilterArgs) -> Result<(Snapsh
 
 pub fn review(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Error> {
     let (store, filter) = store_and_filter(global, args)?;
-    let summary = snapshot::review_interactive(&store, &filter)?;
-    println!(
-        "review: {} accepted, {} rejected, {} still pending",
-        summary.accepted.len(),
-        summary.rejected.len(),
-        summary.skipped.len()
-    );
+    snapshot::review_interactive(&store, &filter)?;
     Ok(ExitCode::Passed)
 }
 

@@ -129,7 +129,8 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
                     ok = false;
                 }
                 Some(list) if list.is_empty() => {
-                    cx.error(&v.value.span, &value_path, format!("`value` of `{}` must not be empty", kind.name()));
+                    cx.error(&v.value.span, &value_path, format!("`value` of `{}` must not be empty", kind.name()))
+                        .help("list the strings to look for, e.g. `value = [\"refund\", \"return\"]`");
                     ok = false;
                 }
                 Some(list) => spec.value = Some(serde_json::Value::from(list)),
@@ -203,7 +204,8 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
                 (Some(None), _) | (_, Some(None)) => ok = false,
                 (Some(Some(lo)), Some(Some(hi))) if lo > hi => {
                     let span = get(table, "min").map(|e| e.value.span.clone()).unwrap_or(node.span.clone());
-                    cx.error(&span, &join(path, "min"), format!("`min` ({lo}) is larger than `max` ({hi})"));
+                    cx.error(&span, &join(path, "min"), format!("`min` ({lo}) is larger than `max` ({hi})"))
+                        .help("`min` is the lower bound and `max` the upper one; swap them");
                     ok = false;
                 }
                 (min, max) => {

@@ -344,8 +344,18 @@ impl<'a> FileCx<'a> {
     }
 
     fn wrong_type(&mut self, node: &Node, key_path: &str, expected: &str) {
-        let msg = format!("`{}` must be {expected}, found {}", leaf(key_path), node.type_name());
-        self.error(&node.span, key_path, msg);
+        let key = leaf(key_path);
+        let msg = format!("`{key}` must be {expected}, found {}", node.type_name());
+        let help = match expected {
+            "a string" => format!("quote the value: `{key} = \"...\"`"),
+            "an integer" => format!("write a whole number without quotes, e.g. `{key} = 3`"),
+            "a number" => format!("write a number without quotes, e.g. `{key} = 0.5`"),
+            "a table" => format!("write `{key} = {{ name = \"value\" }}` or a `[...]` section"),
+            "an array" => format!("write `{key} = [ ... ]`"),
+            e if e.starts_with("a boolean") => format!("write `{key} = true` or `{key} = false`, without quotes"),
+            _ => format!("write `{key} = [\"...\"]`"),
+        };
+        self.error(&node.span, key_path, msg).help(help);
     }
 
     pub fn str<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n str> {

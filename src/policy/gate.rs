@@ -322,15 +322,14 @@ fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecisio
             });
         }
     }
-    if !regressed {
-        if let Some(sig) = [&c.pass_rate, &c.score].into_iter().find(|s| s.status == ChangeStatus::Inconclusive) {
-            decision.push(GateReason {
-                kind: GateReasonKind::Regression,
-                level: GateLevel::Warn,
-                message: format!("{}: inconclusive: {}", c.suite, sig.explanation),
-                policy: format!("gate.tolerance = {}", num(gate.tolerance)),
-            });
-        }
+    let inconclusive = [&c.pass_rate, &c.score].into_iter().find(|s| s.status == ChangeStatus::Inconclusive);
+    if let Some(sig) = inconclusive.filter(|_| !regressed) {
+        decision.push(GateReason {
+            kind: GateReasonKind::Regression,
+            level: GateLevel::Warn,
+            message: format!("{}: inconclusive: {}", c.suite, sig.explanation),
+            policy: format!("gate.tolerance = {}", num(gate.tolerance)),
+        });
     }
 }
 

@@ -498,7 +498,7 @@ fn significance(p: &Paired, metric: MetricKind, tolerance: f64, tests: &Tests) -
         (
             ChangeStatus::Regressed,
             format!(
-                "{} {}; the one-sided {} upper bound of the change ({}) is below -{} (tolerance), and {} of {} changed scenarios got worse (p = {} <= {})",
+                "{} {}; the one-sided {} upper bound of the change ({}) is below -{} (the tolerance) and {} of {} changed scenarios got worse; p = {} <= {}",
                 metric.label(),
                 change_words(p.mean),
                 confidence(tests.reg.level),
@@ -526,7 +526,7 @@ fn significance(p: &Paired, metric: MetricKind, tolerance: f64, tests: &Tests) -
         (
             ChangeStatus::Inconclusive,
             format!(
-                "{} {}; too few or too noisy paired scenarios to tell: {} scenarios resolve changes of {} or more, the tolerance is {}",
+                "{} {}; too few or too noisy to tell: {} paired scenarios only resolve changes of {} or more, the tolerance is {}",
                 metric.label(),
                 change_words(p.mean),
                 p.n,

@@ -22,7 +22,7 @@ use crate::config::{Price, Project, Scenario, Suite};
 use crate::policy::BudgetReport;
 use crate::provider::price::{PriceTable, cost_usd};
 use crate::provider::{ChatRequest, Client, Usage};
-use crate::snapshot::SnapshotStore;
+use crate::snapshot::ReplaySource;
 
 /// How a run treats recorded outputs.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +52,7 @@ pub struct RunOutcome {
 /// Where recorded outputs come from.
 pub struct Recordings {
     pub cache: Option<Arc<ResponseCache>>,
-    pub snapshots: Option<Arc<SnapshotStore>>,
+    pub snapshots: Option<Arc<dyn ReplaySource>>,
 }
 
 struct Shared {
@@ -281,7 +281,7 @@ fn lookup_recording(recordings: &Recordings, job: &Job, observer: &mut dyn Obser
     }
     if let Some(store) = &recordings.snapshots {
         let hex = job.fingerprint.to_hex();
-        if let Some(sample) = store.accepted_sample(&job.suite, &job.scenario_id, &hex) {
+        if let Some(sample) = store.replay(&job.suite, &job.scenario_id, &hex) {
             return Some(Recorded {
                 output: sample.output,
                 model: sample.model.unwrap_or_default(),

@@ -8,11 +8,13 @@
 mod filter;
 mod format;
 mod review;
+mod revision;
 mod store;
 
 pub use filter::{Filter, glob_match};
 pub use format::{SNAPSHOT_FORMAT, Snapshot, SnapshotError, SnapshotSample, SnapshotVerdict};
 pub use review::{NOT_A_TERMINAL, ReviewSummary, review, review_interactive};
+pub use revision::{ReplaySource, SourceSnapshots};
 pub use store::{
     Pending, SnapshotStatus, SnapshotStore, StoreError, WriteMode, decode_name, encode_name,
 };

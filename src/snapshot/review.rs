@@ -537,7 +537,9 @@ mod tests {
 
     #[test]
     fn each_key_does_what_it_says() {
-        let cases: [(&str, &[(&str, &str)], &[(&str, &str)], &[&str]); 6] = [
+        // (keys typed, accepted, rejected, ids still pending)
+        type Keys = &'static [(&'static str, &'static str)];
+        let cases: [(&str, Keys, Keys, &[&str]); 6] = [
             (
                 "a\nr\ns\n",
                 &[("capitals", "france")],
