@@ -15,6 +15,7 @@ pub mod git;
 pub mod github;
 #[doc(hidden)]
 pub mod mock;
+pub mod plan;
 pub mod policy;
 pub mod provider;
 pub mod report;

@@ -200,6 +200,13 @@ impl ResponseCache {
         self.read_entry(EntryKind::Response, fp)
     }
 
+    /// Whether a response entry exists for `fp`, without reading or verifying it: cheap
+    /// enough for `plan` to ask about 10,000 fingerprints. A corrupt entry counts as present
+    /// here and as a miss on `get`.
+    pub fn contains(&self, fp: &Fingerprint) -> bool {
+        self.path_of(EntryKind::Response, fp).is_file()
+    }
+
     /// Records a successful answer. Never call it with an error.
     pub fn put(&self, fp: &Fingerprint, entry: &CachedResponse) -> Result<(), Error> {
         self.write_entry(EntryKind::Response, fp, entry)

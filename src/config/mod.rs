@@ -7,6 +7,7 @@
 
 mod assertion_table;
 mod diagnostic;
+mod expand;
 pub mod env;
 mod init;
 mod load;

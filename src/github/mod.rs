@@ -14,4 +14,4 @@ pub use annotations::{
 };
 pub use comment::{CommentMode, CommentOutcome, CommentTarget, post_comment};
 pub use env::{EnvMap, GitHubEnv};
-pub use summary::{append_step_summary, write_outputs};
+pub use summary::{append_step_summary, verdict_outputs, write_outputs};

@@ -7,6 +7,8 @@
 use std::io::Write as _;
 use std::path::Path;
 
+use crate::policy::{ChangeKind, Verdict};
+
 /// GitHub rejects a step summary over 1 MiB; stay under it with room for other steps.
 pub const MAX_STEP_SUMMARY_BYTES: usize = 1024 * 1024 - 4096;
 
@@ -60,6 +62,40 @@ pub fn format_output(key: &str, value: &str) -> Result<String, crate::Error> {
         delimiter = format!("EVALGIT_EOF_{:016x}", fastrand::u64(..));
     }
     Ok(format!("{key}<<{delimiter}\n{value}\n{delimiter}\n"))
+}
+
+/// The outputs the GitHub Action exposes, from a verdict: `verdict` (`passed` or `failed`),
+/// `cost-delta` (USD, head minus base on the scenarios both evaluated; empty without a
+/// baseline) and `regressions` (newly failing scenarios).
+pub fn verdict_outputs(verdict: &Verdict) -> Vec<(&'static str, String)> {
+    let cost_delta = verdict
+        .cost_delta_usd
+        .or_else(|| {
+            verdict
+                .base_total_cost_usd
+                .map(|b| verdict.total_cost_usd - b)
+        })
+        .filter(|d| d.is_finite())
+        .map(|d| format!("{d:.6}"))
+        .unwrap_or_default();
+    let regressions = verdict
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::NewlyFailing)
+        .count();
+    vec![
+        (
+            "verdict",
+            if verdict.gate.pass {
+                "passed"
+            } else {
+                "failed"
+            }
+            .to_string(),
+        ),
+        ("cost-delta", cost_delta),
+        ("regressions", regressions.to_string()),
+    ]
 }
 
 fn append(path: &Path, text: &str, action: &str) -> Result<(), crate::Error> {
@@ -130,6 +166,56 @@ mod tests {
             std::fs::read_to_string(&out).expect("read"),
             "verdict=passed\nregressions=0\ncost-delta=0\n"
         );
+    }
+
+    #[test]
+    fn verdict_outputs_name_verdict_cost_and_regressions() {
+        use crate::policy::{BudgetReport, GateDecision};
+        let mut v = Verdict {
+            suites: vec![],
+            changes: vec![],
+            budget: BudgetReport::default(),
+            gate: GateDecision::passed(),
+            total_cost_usd: 0.5,
+            base_total_cost_usd: None,
+            spent_usd: 0.1,
+            eval_cost_usd: 0.0,
+            tolerance: 0.0,
+            alpha: 0.05,
+            cost_delta_usd: None,
+            cost_delta_pct: None,
+        };
+        let outputs = |v: &Verdict| -> Vec<(String, String)> {
+            verdict_outputs(v)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
+        };
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            outputs(&v),
+            pairs(&[
+                ("verdict", "passed"),
+                ("cost-delta", ""),
+                ("regressions", "0")
+            ])
+        );
+        v.gate.pass = false;
+        v.base_total_cost_usd = Some(0.4);
+        assert_eq!(
+            outputs(&v),
+            pairs(&[
+                ("verdict", "failed"),
+                ("cost-delta", "0.100000"),
+                ("regressions", "0")
+            ])
+        );
+        v.cost_delta_usd = Some(-0.25);
+        assert_eq!(outputs(&v)[1].1, "-0.250000", "the paired delta wins");
     }
 
     #[test]

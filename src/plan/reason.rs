@@ -13,7 +13,11 @@ pub enum Reason {
     Removed,
     /// The provider's digest differs: a parameter changed (`model`, `temperature`,
     /// `extra.x`, `file:scripts/bot.py` ...), or the suite uses another provider.
-    ProviderChanged { from: String, to: String, params: Vec<String> },
+    ProviderChanged {
+        from: String,
+        to: String,
+        params: Vec<String>,
+    },
     /// The rendered messages differ and the prompt template (or its file) does.
     PromptChanged { file: Option<String> },
     /// The rendered messages (or, for `http`/`exec` providers, the request) differ because
@@ -38,19 +42,25 @@ impl Reason {
     pub fn title(&self) -> String {
         match self {
             Reason::New => "new scenarios".to_string(),
-            Reason::Removed => "removed scenarios (nothing to run)".to_string(),
+            Reason::Removed => "removed scenarios".to_string(),
             Reason::ProviderChanged { from, to, params } if from == to => {
                 format!("provider `{to}` changed: {}", params.join(", "))
             }
-            Reason::ProviderChanged { from, to, .. } => format!("provider changed: `{from}` -> `{to}`"),
+            Reason::ProviderChanged { from, to, .. } => {
+                format!("provider changed: `{from}` -> `{to}`")
+            }
             Reason::PromptChanged { file: Some(file) } => format!("prompt changed: {file}"),
             Reason::PromptChanged { file: None } => "prompt changed".to_string(),
             Reason::VariablesChanged { .. } => "variables changed".to_string(),
-            Reason::RepeatAdded { .. } => "repeat raised (new samples only)".to_string(),
-            Reason::RepeatRemoved { .. } => "repeat lowered (no model call)".to_string(),
-            Reason::AssertionsOnly => "assertions changed only (re-score, no model call)".to_string(),
-            Reason::Unattributed => "fingerprint changed (recipe version or an input evalgit does not name)".to_string(),
-            Reason::NotRecorded => "unchanged but not recorded (no cache entry or accepted snapshot)".to_string(),
+            Reason::RepeatAdded { .. } => "repeat raised: new samples only".to_string(),
+            Reason::RepeatRemoved { .. } => "repeat lowered: fewer samples".to_string(),
+            Reason::AssertionsOnly => "assertions changed only: re-score".to_string(),
+            Reason::Unattributed => {
+                "fingerprint changed (recipe version or an input evalgit does not name)".to_string()
+            }
+            Reason::NotRecorded => {
+                "unchanged but not recorded (no cache entry or accepted snapshot)".to_string()
+            }
         }
     }
 
@@ -58,7 +68,9 @@ impl Reason {
     pub fn detail(&self) -> Option<String> {
         match self {
             Reason::VariablesChanged { vars } => Some(vars.join(", ")),
-            Reason::RepeatAdded { from, to } | Reason::RepeatRemoved { from, to } => Some(format!("{from} -> {to}")),
+            Reason::RepeatAdded { from, to } | Reason::RepeatRemoved { from, to } => {
+                Some(format!("{from} -> {to}"))
+            }
             _ => None,
         }
     }

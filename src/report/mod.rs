@@ -5,9 +5,11 @@
 #[cfg(test)]
 pub(crate) mod fixture;
 mod junit;
+mod markdown;
 pub mod sanitize;
 
 pub use junit::{render_junit, write_junit};
+pub use markdown::{CommentOptions, DEFAULT_MAX_CHARS, render_comment};
 pub mod verdict_text;
 pub mod results_file;
 pub mod terminal;
