@@ -63,8 +63,19 @@ pub(crate) fn write_f64(out: &mut Vec<u8>, f: f64) {
     }
 }
 
-pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
-    let _ = write!(out, "{n}");
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    // Hot (every scenario fingerprint writes a repeat index): no formatting machinery.
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 pub(crate) fn write_i64(out: &mut Vec<u8>, n: i64) {
@@ -181,6 +192,10 @@ mod tests {
             (json!(true), "true"),
             (json!(1), "1"),
             (json!(-3), "-3"),
+            (json!(0), "0"),
+            (json!(10), "10"),
+            (json!(u64::MAX), "18446744073709551615"),
+            (json!(i64::MIN), "-9223372036854775808"),
             (json!(1.0), "1"),
             (json!(0.1), "0.1"),
             (json!(-0.0), "0"),

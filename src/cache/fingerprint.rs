@@ -155,6 +155,8 @@ impl<'de> serde::Deserialize<'de> for Fingerprint {
 pub struct ProviderFingerprint {
     kind: ProviderKind,
     digest: Fingerprint,
+    /// `digest` as hex, kept because every scenario fingerprint writes it.
+    digest_hex: String,
     parts: BTreeMap<String, Fingerprint>,
 }
 
@@ -308,6 +310,7 @@ pub fn provider_fingerprint(provider: &ProviderConfig, source: &dyn Source) -> P
     ProviderFingerprint {
         kind: provider.kind,
         digest,
+        digest_hex: digest.to_hex(),
         parts,
     }
 }
@@ -372,24 +375,33 @@ pub fn scenario_fingerprint(
     vars: &BTreeMap<String, serde_json::Value>,
     repeat: u32,
 ) -> Fingerprint {
-    hash_encoded(|o| {
-        o.push(b'{');
-        key(o, true, "fingerprint");
-        write_str(o, "scenario");
-        key(o, false, "messages");
-        write_messages(o, messages);
-        key(o, false, "provider");
-        write_str(o, &provider.digest.to_hex());
-        key(o, false, "repeat");
-        write_u64(o, u64::from(repeat));
-        if provider.sees_vars() {
-            key(o, false, "vars");
-            write_sorted_map(o, vars, write_value);
-        }
-        key(o, false, "version");
-        write_u64(o, u64::from(FINGERPRINT_VERSION));
-        o.push(b'}');
-    })
+    hash_encoded(|o| write_scenario_document(o, provider, messages, vars, repeat))
+}
+
+/// The canonical document a scenario fingerprint hashes (see the module docs).
+fn write_scenario_document(
+    o: &mut Vec<u8>,
+    provider: &ProviderFingerprint,
+    messages: &[Message],
+    vars: &BTreeMap<String, serde_json::Value>,
+    repeat: u32,
+) {
+    o.push(b'{');
+    key(o, true, "fingerprint");
+    write_str(o, "scenario");
+    key(o, false, "messages");
+    write_messages(o, messages);
+    key(o, false, "provider");
+    write_str(o, &provider.digest_hex);
+    key(o, false, "repeat");
+    write_u64(o, u64::from(repeat));
+    if provider.sees_vars() {
+        key(o, false, "vars");
+        write_sorted_map(o, vars, write_value);
+    }
+    key(o, false, "version");
+    write_u64(o, u64::from(FINGERPRINT_VERSION));
+    o.push(b'}');
 }
 
 fn write_pass_rule(o: &mut Vec<u8>, rule: PassRule) {
@@ -473,7 +485,7 @@ pub fn judge_fingerprint(
         key(o, true, "fingerprint");
         write_str(o, "judgment");
         key(o, false, "judge");
-        write_str(o, &judge.digest.to_hex());
+        write_str(o, &judge.digest_hex);
         key(o, false, "kind");
         write_str(o, spec.kind.name());
         key(o, false, "messages");
@@ -576,6 +588,39 @@ mod tests {
         assert_eq!(
             judge_fingerprint(&provider, &rubric, "Paris.", &msgs("q")).to_hex(),
             "ebce78be391c343438d18011f53aea5b27199784c7c4a5b5d7259215eb64c1ea"
+        );
+    }
+
+    /// The worked example in docs/fingerprint.md: keep them in sync.
+    #[test]
+    fn documented_scenario_document() {
+        let mut p = ProviderConfig::new("app", ProviderKind::Http);
+        p.base_url = Some("http://127.0.0.1:3000/answer".into());
+        let provider = provider_fingerprint(&p, &no_files());
+        assert_eq!(
+            provider.digest().to_hex(),
+            "ce55e92e884ed502e76225b920c9809c1d3b8590901fcc3d996b6ae2adf12e8c"
+        );
+        let messages = vec![Message {
+            role: Role::User,
+            content: "Capital of \"France\"?\n".into(),
+        }];
+        let v = vars(json!({"country": "France", "n": 1.0}));
+        let mut doc = Vec::new();
+        write_scenario_document(&mut doc, &provider, &messages, &v, 2);
+        let doc = String::from_utf8(doc).expect("utf-8");
+        assert_eq!(
+            doc,
+            format!(
+                r#"{{"fingerprint":"scenario","messages":[{{"content":"Capital of \"France\"?\n","role":"user"}}],"provider":"{}","repeat":2,"vars":{{"country":"France","n":1}},"version":1}}"#,
+                provider.digest().to_hex()
+            )
+        );
+        let fp = scenario_fingerprint(&provider, &messages, &v, 2);
+        assert_eq!(fp, Fingerprint::of_bytes(doc.as_bytes()));
+        assert_eq!(
+            fp.to_hex(),
+            "e650ae6efa756ed52385b410b408e8fe885cb33ba54f0dd4704cc7a535d07e7f"
         );
     }
 

@@ -322,9 +322,11 @@ impl ResponseCache {
         Ok(stats)
     }
 
-    /// Removes entries last written more than `older_than` ago, and, when `keep` is given,
-    /// every entry whose fingerprint is not in it (responses and judgments alike: pass the
-    /// judgment fingerprints to keep them). Also removes temporary files older than an hour.
+    /// Removes entries last written more than `older_than` ago, and, when `keep` is given
+    /// (the scenario fingerprints still in use), every response whose fingerprint is not in
+    /// it. Judgments are removed by age only: their keys depend on outputs, so which ones are
+    /// still in use cannot be known without the outputs, and re-judging costs money. Also
+    /// removes temporary files older than an hour.
     pub fn prune(
         &self,
         older_than: Option<Duration>,
@@ -343,7 +345,9 @@ impl ResponseCache {
                             (Some(c), Some(t)) => t < c,
                             _ => false,
                         };
-                        too_old || keep.is_some_and(|k| !k.contains(&fp))
+                        let unused =
+                            kind == EntryKind::Response && keep.is_some_and(|k| !k.contains(&fp));
+                        too_old || unused
                     }
                     FileKind::Other => false,
                 };
@@ -560,6 +564,7 @@ mod tests {
         cache.put(&fp(1), &entry).expect("put");
         assert_eq!(cache.get(&fp(1)), CacheLookup::Hit(entry.clone()));
         assert_eq!(cache.get(&fp(2)), CacheLookup::Miss);
+        assert!(cache.contains(&fp(1)) && !cache.contains(&fp(2)));
         // Judgments live apart from responses, even under the same fingerprint.
         assert_eq!(cache.get_judgment(&fp(1)), CacheLookup::Miss);
         cache
@@ -771,8 +776,8 @@ mod tests {
         assert_eq!(report.removed_responses, 1);
         assert_eq!(cache.get(&fp(4)), CacheLookup::Miss);
 
-        // Keep only some fingerprints.
-        let keep: HashSet<Fingerprint> = [fp(0), fp(1), fp(100)].into_iter().collect();
+        // Keep only some fingerprints (judgments are pruned by age only).
+        let keep: HashSet<Fingerprint> = [fp(0), fp(1)].into_iter().collect();
         let report = cache.prune(None, Some(&keep)).expect("prune");
         assert_eq!(
             (

@@ -24,6 +24,7 @@ use args::{ColorChoice, Command};
 use crate::ExitCode;
 
 pub fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let color = match cli.color {
         ColorChoice::Always => true,
@@ -64,5 +65,15 @@ fn render_error(e: &crate::Error, color: bool) {
     match e {
         crate::Error::Config(diagnostics) => eprintln!("{diagnostics}"),
         other => eprintln!("{label}: {other}"),
+    }
+}
+
+/// Rust ignores SIGPIPE, so `evalgit plan --json | head -1` would panic writing to a closed
+/// pipe; restore the default so the process ends quietly, as command-line tools do.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at startup, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

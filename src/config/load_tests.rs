@@ -810,13 +810,13 @@ fn jsonl_errors_carry_file_and_line() {
     let diags = diagnostics(&result);
     let got: Vec<(String, String)> = diags.errors().map(|d| (d.location(), d.message.clone())).collect();
     let want = [
-        ("data/c.jsonl:2:1", "unknown assertion type `contians` (did you mean `contains`?)"),
+        ("data/c.jsonl:2:59", "unknown assertion type `contians` (did you mean `contains`?)"),
         ("data/c.jsonl:3:38", "invalid JSON: trailing comma"),
         ("data/c.jsonl:4:1", "each line must be a JSON object, found an array"),
-        ("data/c.jsonl:5:1", "unknown key `ideal`"),
-        ("data/c.jsonl:5:1", "duplicate scenario id `a` (first defined at line 1)"),
-        ("data/c.jsonl:5:1", "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario"),
-        ("data/c.jsonl:6:1", "scenario `e` does not define variable `country` used by the prompt"),
+        ("data/c.jsonl:5:53", "unknown key `ideal`"),
+        ("data/c.jsonl:5:8", "duplicate scenario id `a` (first defined at line 1)"),
+        ("data/c.jsonl:5:38", "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario"),
+        ("data/c.jsonl:6:13", "scenario `e` does not define variable `country` used by the prompt"),
     ];
     let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     assert_eq!(got, want, "{diags}");

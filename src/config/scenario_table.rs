@@ -89,10 +89,17 @@ impl ScenarioSink<'_> {
         }
 
         let mut vars = self.defaults.vars.clone();
+        let mut check_vars = self.check_vars;
         if let Some(e) = get(entries, "vars") {
             match self.read_vars(cx, &e.value, &join(path, "vars")) {
-                Some(v) => vars.extend(v),
-                None => ok = false,
+                Some((v, vars_ok)) => {
+                    vars.extend(v);
+                    ok &= vars_ok;
+                }
+                None => {
+                    ok = false;
+                    check_vars = false;
+                }
             }
         }
 
@@ -126,7 +133,7 @@ impl ScenarioSink<'_> {
         }
 
         let name = id.as_deref().unwrap_or("?");
-        if self.check_vars {
+        if check_vars {
             let missing: Vec<&String> = self.referenced.iter().filter(|v| !vars.contains_key(*v)).collect();
             if !missing.is_empty() {
                 let at = get(entries, "vars").map(|e| (e.key_span.clone(), join(path, "vars"))).unwrap_or((span.clone(), path.to_string()));
@@ -152,8 +159,10 @@ impl ScenarioSink<'_> {
         }
     }
 
-    /// A scenario's `vars` table (or `[defaults] vars`).
-    pub fn read_vars(&self, cx: &mut FileCx<'_>, node: &Node, path: &str) -> Option<BTreeMap<String, serde_json::Value>> {
+    /// A scenario's `vars` table (or `[defaults] vars`): `None` when it is not a table, else
+    /// the usable variables and whether all of them were (a misplaced `assert` is left out
+    /// of the map, so it does not also cause "undefined variable" errors).
+    pub fn read_vars(&self, cx: &mut FileCx<'_>, node: &Node, path: &str) -> Option<(BTreeMap<String, serde_json::Value>, bool)> {
         let table = cx.table(node, path)?;
         let mut ok = true;
         let mut out = BTreeMap::new();
@@ -171,7 +180,7 @@ impl ScenarioSink<'_> {
             }
             out.insert(e.key.clone(), e.value.to_json());
         }
-        ok.then_some(out)
+        Some((out, ok))
     }
 }
 

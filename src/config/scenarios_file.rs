@@ -48,7 +48,7 @@ pub(crate) fn read_jsonl(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                 .help("e.g. {\"id\": \"france\", \"vars\": {\"country\": \"France\"}}");
             continue;
         }
-        let node = Node::from_json(&value, &loc);
+        let node = Node::from_json_text(&value, &file.text, line_start);
         if let NodeKind::Table(entries) = &node.kind {
             sink.read(cx, entries, &loc, "", IdRule::Default(format!("line-{line_no}")));
         }

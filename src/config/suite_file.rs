@@ -153,8 +153,10 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
         if let Some(t) = cx.table(&e.value, "defaults") {
             cx.check_keys(t, DEFAULTS_KEYS, "defaults");
             if let Some(v) = get(t, "vars") {
-                if let Some(vars) = sink.read_vars(&mut cx, &v.value, "defaults.vars") {
-                    sink.defaults.vars = vars;
+                match sink.read_vars(&mut cx, &v.value, "defaults.vars") {
+                    Some((vars, _)) => sink.defaults.vars = vars,
+                    // Unknown defaults would make every scenario miss its variables.
+                    None => sink.check_vars = false,
                 }
             }
             if let Some(a) = get(t, "assert") {

@@ -195,6 +195,119 @@ impl Node {
         };
         Node { span: span.clone(), kind }
     }
+
+    /// Converts a JSON value parsed from `text[start..]`, locating every value and key by
+    /// scanning the (already valid) JSON text alongside. Where the text and the value
+    /// disagree (duplicate keys), the rest of that object or array falls back to the span of
+    /// its container.
+    pub fn from_json_text(value: &serde_json::Value, text: &str, start: usize) -> Node {
+        use serde_json::Value;
+        let start = skip_ws(text, start);
+        let end = skip_json(text, start).unwrap_or(text.len()).max(start);
+        let span = start..end;
+        let bytes = text.as_bytes();
+        let kind = match value {
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut cursor = Some(start + 1);
+                for v in items {
+                    match cursor {
+                        Some(c) => {
+                            let node = Node::from_json_text(v, text, c);
+                            let after = skip_ws(text, node.span.end);
+                            cursor = (bytes.get(after) == Some(&b',')).then_some(after + 1);
+                            out.push(node);
+                        }
+                        None => out.push(Node::from_json(v, &span)),
+                    }
+                }
+                NodeKind::Array(out)
+            }
+            Value::Object(map) => {
+                let mut out = Vec::with_capacity(map.len());
+                let mut cursor = Some(start + 1);
+                for (k, v) in map {
+                    let located = cursor.and_then(|c| {
+                        let key_start = skip_ws(text, c);
+                        let key_end = skip_json(text, key_start)?;
+                        let key: String = serde_json::from_str(&text[key_start..key_end]).ok()?;
+                        let colon = skip_ws(text, key_end);
+                        (key == *k && bytes.get(colon) == Some(&b':')).then_some((key_start..key_end, colon + 1))
+                    });
+                    match located {
+                        Some((key_span, value_start)) => {
+                            let node = Node::from_json_text(v, text, value_start);
+                            let after = skip_ws(text, node.span.end);
+                            cursor = (bytes.get(after) == Some(&b',')).then_some(after + 1);
+                            out.push(Entry { key: k.clone(), key_span, value: node });
+                        }
+                        None => {
+                            cursor = None;
+                            out.push(Entry { key: k.clone(), key_span: span.clone(), value: Node::from_json(v, &span) });
+                        }
+                    }
+                }
+                NodeKind::Table(out)
+            }
+            other => Node::from_json(other, &span).kind,
+        };
+        Node { span, kind }
+    }
+}
+
+fn skip_ws(text: &str, mut i: usize) -> usize {
+    let b = text.as_bytes();
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value starting at `i`, by a lexical scan (strings, nesting).
+fn skip_json(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    match *b.get(i)? {
+        b'"' => {
+            let mut j = i + 1;
+            while j < b.len() {
+                match b[j] {
+                    b'\\' => j += 2,
+                    b'"' => return Some(j + 1),
+                    _ => j += 1,
+                }
+            }
+            None
+        }
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = skip_json(text, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
 }
 
 pub(crate) fn entries_from_toml(table: &DeTable<'_>) -> Vec<Entry> {
@@ -577,6 +690,24 @@ mod tests {
         let end = f.text.len();
         let d = f.diagnostic(Severity::Error, &(end..end), "z", "m");
         assert_eq!((d.line, d.column), (3, 6));
+    }
+
+    #[test]
+    fn json_values_are_located_in_their_line() {
+        let text = "x\n{\"id\": \"a\", \"vars\": {\"q\": \"say \\\"hi\\\"\"}, \"assert\": [{\"type\": \"contians\"}, 2]}\n";
+        let start = 2;
+        let end = text.len() - 1;
+        let value: serde_json::Value = serde_json::from_str(&text[start..end]).unwrap_or_default();
+        let node = Node::from_json_text(&value, text, start);
+        assert_eq!(node.span, start..end);
+        let Some(entries) = node.as_table() else { panic!("not a table") };
+        let at = |r: &Range<usize>| &text[r.clone()];
+        assert_eq!(entries.iter().map(|e| at(&e.key_span)).collect::<Vec<_>>(), ["\"id\"", "\"vars\"", "\"assert\""]);
+        assert_eq!(at(&entries[1].value.span), "{\"q\": \"say \\\"hi\\\"\"}");
+        let NodeKind::Array(items) = &entries[2].value.kind else { panic!("not an array") };
+        let Some(t) = items[0].as_table() else { panic!("not a table") };
+        assert_eq!(at(&t[0].value.span), "\"contians\"");
+        assert_eq!(at(&items[1].span), "2");
     }
 
     #[test]

@@ -541,6 +541,7 @@ mod tests {
         assert!(!text.contains(TOKEN), "{text}");
         assert!(text.contains("HTTP 500") && text.contains("***"), "{text}");
 
+        mock.set_echo_auth_error(false);
         let bad = post_comment(
             &target(&mock, 2),
             "wrong-token-value",

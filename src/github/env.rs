@@ -132,10 +132,10 @@ pub fn pr_from_event(json: &str) -> Option<u64> {
     if let Some(n) = v.get("number").and_then(|n| n.as_u64()) {
         return Some(n);
     }
-    if v.pointer("/issue/pull_request").is_some() {
-        if let Some(n) = v.pointer("/issue/number").and_then(|n| n.as_u64()) {
-            return Some(n);
-        }
+    if v.pointer("/issue/pull_request").is_some()
+        && let Some(n) = v.pointer("/issue/number").and_then(|n| n.as_u64())
+    {
+        return Some(n);
     }
     v.pointer("/workflow_run/pull_requests/0/number")
         .and_then(|n| n.as_u64())

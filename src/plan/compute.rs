@@ -45,8 +45,10 @@ pub fn compute_plan(base: &[PlanInput], head: &[PlanInput], cache: Option<&Respo
     let replayable =
         |fp: &Fingerprint| recorded.contains(fp) || cache.is_some_and(|c| c.contains(fp));
 
-    let mut plan = Plan::default();
-    plan.scenarios = head_map.len();
+    let mut plan = Plan {
+        scenarios: head_map.len(),
+        ..Plan::default()
+    };
     let mut groups: BTreeMap<(u8, String), PlanGroup> = BTreeMap::new();
 
     for (key, head_samples) in &head_map {

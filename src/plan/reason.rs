@@ -56,10 +56,10 @@ impl Reason {
             Reason::RepeatRemoved { .. } => "repeat lowered: fewer samples".to_string(),
             Reason::AssertionsOnly => "assertions changed only: re-score".to_string(),
             Reason::Unattributed => {
-                "fingerprint changed (recipe version or an input evalgit does not name)".to_string()
+                "fingerprint changed: recipe version or an input evalgit does not name".to_string()
             }
             Reason::NotRecorded => {
-                "unchanged but not recorded (no cache entry or accepted snapshot)".to_string()
+                "unchanged, not recorded yet: no cache entry or accepted snapshot".to_string()
             }
         }
     }

@@ -282,8 +282,11 @@ fn threshold_policy(check: &ThresholdCheck) -> String {
 }
 
 fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecision) {
-    for check in c.threshold_checks.iter().filter(|t| !t.pass) {
-        let evaluated = c.head.passed + c.head.failed;
+    let evaluated = c.head.passed + c.head.failed;
+    // A suite that provider errors left with nothing evaluated is decided by the provider-
+    // errors reason (exit 3), not by a threshold over zero scenarios.
+    let skip_thresholds = evaluated == 0 && c.head.errors > 0;
+    for check in c.threshold_checks.iter().filter(|t| !t.pass && !skip_thresholds) {
         let message = match check.name.as_str() {
             "min_pass_rate" => format!(
                 "{}: pass rate {:.2} ({} of {} evaluated scenarios passed) is below min_pass_rate {}",

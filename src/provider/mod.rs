@@ -85,17 +85,9 @@ impl ProviderError {
     }
 }
 
-/// Reads the API key named by `api_key_env`. Returns `Ok(None)` when no variable is
-/// configured. The error names the variable, never a value.
+/// Reads the API key named by `api_key_env`. `Ok(None)` when no variable is configured or
+/// it is unset: the key is optional (local servers need none), and a server that wants one
+/// answers 401, which is reported naming the unset variable, never a value.
 pub fn api_key(config: &ProviderConfig) -> Result<Option<String>, ProviderError> {
-    match &config.api_key_env {
-        None => Ok(None),
-        Some(var) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Some(v)),
-            _ => Err(ProviderError::fatal(format!(
-                "provider `{}`: environment variable {var} is not set (it should hold the API key)",
-                config.name
-            ))),
-        },
-    }
+    Ok(config.api_key_env.as_ref().and_then(|var| std::env::var(var).ok()).filter(|v| !v.is_empty()))
 }

@@ -158,6 +158,9 @@ impl CallContext<'_> {
         let p = self.provider;
         let mut err = match status {
             401 | 403 => ProviderError::fatal(match self.api_key_env {
+                Some(var) if std::env::var(var).map_or(true, |v| v.is_empty()) => format!(
+                    "provider `{p}` requires an API key (HTTP {status}): the environment variable {var} named by `api_key_env` is not set{detail}"
+                ),
                 Some(var) => format!(
                     "provider `{p}` rejected the API key from {var} (HTTP {status}): check the key{detail}"
                 ),

@@ -276,18 +276,18 @@ fn significance(sig: &Significance, fmt: impl Fn(f64) -> String) -> String {
         delta
     };
     let mut detail = Vec::new();
-    if matches!(sig.status, ChangeStatus::Regressed | ChangeStatus::Improved) {
-        if let Some(p) = sig.p_value.filter(|p| p.is_finite()) {
-            detail.push(format!("p={}", p_value(p)));
-        }
+    if matches!(sig.status, ChangeStatus::Regressed | ChangeStatus::Improved)
+        && let Some(p) = sig.p_value.filter(|p| p.is_finite())
+    {
+        detail.push(format!("p={}", p_value(p)));
     }
     detail.push(sig.status.name().to_string());
-    if sig.status == ChangeStatus::Inconclusive {
-        if let Some(m) = sig.min_detectable_effect.filter(|m| m.is_finite()) {
-            // The MDE is a size, shown without sign in the metric's unit.
-            let shown = fmt(m);
-            detail.push(format!("MDE {}", shown.trim_start_matches('+')));
-        }
+    if sig.status == ChangeStatus::Inconclusive
+        && let Some(m) = sig.min_detectable_effect.filter(|m| m.is_finite())
+    {
+        // The MDE is a size, shown without sign in the metric's unit.
+        let shown = fmt(m);
+        detail.push(format!("MDE {}", shown.trim_start_matches('+')));
     }
     let icon = match sig.status {
         ChangeStatus::Regressed => "🔻 ",
@@ -659,19 +659,32 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", finite(x) * 100.0)
 }
 
-/// Dollars with precision that fits the amount; `$` escaped so GitHub does not start math.
+/// Dollars with about three significant digits (at least four decimals under a dollar, so
+/// related amounts line up); `$` escaped so GitHub does not start a math block.
 fn usd(x: f64) -> String {
     let x = finite(x);
-    let digits = match x.abs() {
-        a if a == 0.0 => return "\\$0".to_string(),
-        a if a >= 1.0 => 2,
-        a if a >= 0.01 => 4,
-        _ => 6,
+    let a = x.abs();
+    if a == 0.0 {
+        return "\\$0".to_string();
+    }
+    let text = if a >= 1.0 {
+        format!("{a:.2}")
+    } else {
+        // Leading zeros after the point, plus three significant digits; trailing zeros are
+        // trimmed down to two significant digits and four decimals: 0.00300 -> 0.0030.
+        let zeros = (-a.log10()).ceil() as usize;
+        let digits = (zeros + 2).clamp(4, 8);
+        let keep = (zeros + 1).clamp(4, 8);
+        let mut t = format!("{a:.digits$}");
+        while t.ends_with('0') && t.len() > "0.".len() + keep {
+            t.pop();
+        }
+        t
     };
     if x < 0.0 {
-        format!("-\\${:.*}", digits, -x)
+        format!("-\\${text}")
     } else {
-        format!("\\${x:.digits$}")
+        format!("\\${text}")
     }
 }
 
@@ -964,6 +977,12 @@ mod tests {
             (0.0123, "\\$0.0123"),
             (0.000012, "\\$0.000012"),
             (-0.5, "-\\$0.5000"),
+            (0.003, "\\$0.0030"),
+            (0.0042, "\\$0.0042"),
+            (0.000167, "\\$0.000167"),
+            (0.00002, "\\$0.000020"),
+            (0.001, "\\$0.0010"),
+            (0.665, "\\$0.6650"),
             (f64::NAN, "\\$0"),
         ];
         for (x, want) in cases {

@@ -481,7 +481,7 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
     }
     let completion = match completion {
         Ok(c) => c,
-        Err(e) => return (key, error_sample(&job, format!("provider `{}`: {e}", suite.provider), 0.0), None),
+        Err(e) => return (key, error_sample(&job, e.to_string(), 0.0), None),
     };
     let latency_ms = completion.latency.as_millis() as u64;
     if let Some(cache) = &shared.cache {

@@ -60,7 +60,10 @@ impl TestProject {
             .prefix("evalgit-it-")
             .tempdir()
             .expect("create a temporary directory");
-        TestProject { dir, env: Vec::new() }
+        TestProject {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -164,7 +167,11 @@ impl TestProject {
             .into_iter()
             .map(|p| {
                 let bytes = std::fs::read(&p).unwrap_or_default();
-                let rel = p.strip_prefix(self.path()).unwrap_or(&p).to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(self.path())
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
                 (rel, bytes)
             })
             .collect();
@@ -179,8 +186,13 @@ impl TestProject {
 
     /// Copies the project (without `.evalgit/`) into a new temporary project: a fresh clone.
     pub fn fresh_copy(&self) -> TestProject {
-        let copy = TestProject { dir: TestProject::new().dir, env: self.env.clone() };
-        copy_dir(self.path(), copy.path(), &|p: &Path| p.file_name().is_some_and(|n| n == ".evalgit"));
+        let copy = TestProject {
+            dir: TestProject::new().dir,
+            env: self.env.clone(),
+        };
+        copy_dir(self.path(), copy.path(), &|p: &Path| {
+            p.file_name().is_some_and(|n| n == ".evalgit")
+        });
         copy
     }
 }
@@ -240,7 +252,9 @@ pub fn write_file(path: &Path, text: &str) {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -278,10 +292,16 @@ pub struct Results {
 
 impl Results {
     pub fn parse(text: &str) -> Results {
-        let mut r = Results { run: None, scenarios: Vec::new(), summary: None, lines: 0 };
+        let mut r = Results {
+            run: None,
+            scenarios: Vec::new(),
+            summary: None,
+            lines: 0,
+        };
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             r.lines += 1;
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let v: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
             match v["record"].as_str() {
                 Some("run") => r.run = Some(v),
                 Some("scenario") => r.scenarios.push(v),
@@ -304,7 +324,13 @@ impl Results {
     pub fn ids(&self) -> Vec<String> {
         self.scenarios
             .iter()
-            .map(|s| format!("{}/{}", s["suite"].as_str().unwrap_or("?"), s["id"].as_str().unwrap_or("?")))
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s["suite"].as_str().unwrap_or("?"),
+                    s["id"].as_str().unwrap_or("?")
+                )
+            })
             .collect()
     }
 
@@ -314,7 +340,11 @@ impl Results {
             .iter()
             .map(|s| {
                 (
-                    format!("{}/{}", s["suite"].as_str().unwrap_or("?"), s["id"].as_str().unwrap_or("?")),
+                    format!(
+                        "{}/{}",
+                        s["suite"].as_str().unwrap_or("?"),
+                        s["id"].as_str().unwrap_or("?")
+                    ),
                     s["status"].as_str().unwrap_or("?").to_string(),
                 )
             })
@@ -326,7 +356,8 @@ impl Results {
         let mut m = std::collections::BTreeMap::new();
         for s in &self.scenarios {
             for sample in s["samples"].as_array().into_iter().flatten() {
-                *m.entry(sample["source"].as_str().unwrap_or("?").to_string()).or_insert(0) += 1;
+                *m.entry(sample["source"].as_str().unwrap_or("?").to_string())
+                    .or_insert(0) += 1;
             }
         }
         m
@@ -347,12 +378,17 @@ impl Mock {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let server = rt.block_on(mock::start(config)).expect("start the mock provider");
+        let server = rt
+            .block_on(mock::start(config))
+            .expect("start the mock provider");
         Mock { server, _rt: rt }
     }
 
     pub fn with_rules(rules: Vec<Rule>) -> Mock {
-        Mock::start(MockConfig { rules, ..MockConfig::default() })
+        Mock::start(MockConfig {
+            rules,
+            ..MockConfig::default()
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -400,7 +436,10 @@ pub const CAPITALS: &[(&str, &str)] = &[
 
 /// Rules answering the right capital for every country of [`CAPITALS`].
 pub fn capital_rules() -> Vec<Rule> {
-    CAPITALS.iter().map(|(c, cap)| Rule::matching(*c).reply(*cap)).collect()
+    CAPITALS
+        .iter()
+        .map(|(c, cap)| Rule::matching(*c).reply(*cap))
+        .collect()
 }
 
 /// `evalgit.toml` with one OpenAI-format provider `mock` pointing at `url` (the `/v1` base),
