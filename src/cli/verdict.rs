@@ -59,7 +59,6 @@ pub fn output_diffs(base: Option<&[ScenarioResult]>, head: &[ScenarioResult]) ->
 
 /// The Markdown report (the PR comment body).
 pub fn markdown(verdict: &Verdict, diffs: Vec<(String, String)>, tag: &str) -> String {
-    // TEMPORARY until report::markdown lands.
-    let _ = (diffs, tag);
-    format!("```\n{}```\n", crate::report::verdict_text::render(verdict))
+    let opts = crate::report::CommentOptions { tag: tag.to_string(), snapshot_diffs: diffs, ..Default::default() };
+    crate::report::render_comment(verdict, &opts)
 }
