@@ -544,17 +544,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn missing_key_variable_fails_before_any_request() {
-        let server = mock(vec![]).await;
-        let mut config = provider(ProviderKind::Openai, &server);
+    async fn unset_key_variable_is_optional_and_named_when_the_server_wants_a_key() {
+        // A local server needs no key: the request goes out without one.
+        let open = mock(vec![]).await;
+        let mut config = provider(ProviderKind::Openai, &open);
+        config.api_key_env = Some("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET".into());
+        ok(&client(&config), &ask("x")).await;
+        assert_eq!(open.requests(), 1);
+        // A server that wants one answers 401, and the error names the unset variable.
+        let locked = mock_with(MockConfig { require_key: Some("k".into()), ..MockConfig::default() }).await;
+        let mut config = provider(ProviderKind::Openai, &locked);
         config.api_key_env = Some("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET".into());
         let e = err(&client(&config), &ask("x")).await;
         assert!(
-            !e.retryable && e.message.contains("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET"),
+            !e.retryable && e.message.contains("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET") && e.message.contains("not set"),
             "{}",
             e.message
         );
-        assert_eq!(server.requests(), 0);
     }
 
     #[tokio::test]
