@@ -2124,3 +2124,66 @@ fn diff_in_github_actions_writes_annotations_summary_and_outputs() {
     assert!(outputs.contains("regressions=10"), "{outputs}");
     roxmltree::Document::parse(&p.read("out.xml")).expect("JUnit parses");
 }
+
+// Model-graded checks (issue 5): a judge reply that is JSON grades the output; a malformed
+// reply is retried, then reported as an error, never a pass; judgments are cached.
+#[test]
+fn llm_rubric_judges_retries_malformed_replies_and_caches_judgments() {
+    let mock = Mock::with_rules(vec![
+        Rule::matching("RUBRIC-GOOD").reply(r#"{"pass": true, "score": 0.9, "reason": "polite"}"#),
+        Rule::matching("RUBRIC-BAD").reply("I think it is fine"),
+    ]);
+    let config = format!(
+        r#"judge = "judge"
+
+[gate]
+min_pass_rate = 1.0
+
+[providers.sut]
+kind = "openai"
+base_url = "{url}"
+model = "mock-model"
+max_retries = 0
+
+[providers.judge]
+kind = "openai"
+base_url = "{url}"
+model = "judge-model"
+max_retries = 0
+"#,
+        url = mock.openai_url()
+    );
+    let suite = r#"provider = "sut"
+prompt = "Say hello to {{ name }}"
+
+[[scenario]]
+id = "good"
+vars = { name = "Ann" }
+assert = [{ type = "llm-rubric", value = "RUBRIC-GOOD: the greeting is polite" }]
+
+[[scenario]]
+id = "bad"
+vars = { name = "Bob" }
+assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
+"#;
+    let p = TestProject::new().file("evalgit.toml", &config).file("evals/greet.toml", suite);
+    let out = p.run(&["run"]);
+    out.expect_code(1);
+    // 2 outputs + 1 good judgment + 3 attempts (1 + 2 retries) for the malformed judge.
+    assert_eq!(mock.requests(), 6, "{}", out.all());
+    let r = p.results();
+    let good = r.scenario("greet", "good");
+    assert_eq!(good["status"], "passed", "{good}");
+    assert_eq!(good["samples"][0]["checks"][0]["score"], 0.9);
+    assert!(good["samples"][0]["eval_cost_usd"].is_number());
+    let bad = r.scenario("greet", "bad");
+    assert_eq!(bad["pass"], false, "a malformed judge never passes: {bad}");
+    let check = &bad["samples"][0]["checks"][0];
+    assert!(check["error"].as_str().unwrap_or("").contains("no valid verdict"), "{check}");
+
+    // Second run: outputs and the good judgment replay from the cache; only the malformed
+    // judgment (never cached) is asked again.
+    let out = p.run(&["run"]);
+    out.expect_code(1);
+    assert_eq!(mock.requests(), 9, "{}", out.all());
+}
