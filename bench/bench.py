@@ -13,8 +13,8 @@ and measures whole `evalgit` processes against one evalgit-mock server:
   affected  `evalgit run --affected-since HEAD -o r2.jsonl` after that edit (half the calls)
   plan-c    `evalgit plan --base HEAD` after editing prompts/c.txt (only the small suite)
 
-Wall time comes from time.perf_counter around the process, peak memory from the child's own
-rusage (os.wait4: ru_maxrss, the resident set high-water mark). Model calls are counted by
+Wall time comes from time.perf_counter around the process, peak memory (maximum resident set
+size), user and system CPU from GNU time (/usr/bin/time). Model calls are counted by
 the mock (GET /stats) before and after each process and checked against what is expected.
 """
 
@@ -30,6 +30,7 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TIME = "/usr/bin/time"
 
 
 class Mock:
@@ -72,21 +73,25 @@ def measure(cmd, cwd, mock, log_dir, label):
     before = mock.requests()
     out = open(os.path.join(log_dir, f"{label}.out"), "w")
     err = open(os.path.join(log_dir, f"{label}.err"), "w")
+    # /usr/bin/time (GNU) measures the peak RSS: a child forked straight from this Python
+    # process would inherit Python's resident-set high-water mark in its own ru_maxrss.
+    usage_file = os.path.join(log_dir, f"{label}.time")
+    wrapped = [TIME, "-f", "%e %U %S %M", "-o", usage_file, *cmd]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=clean_env())
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(wrapped, cwd=cwd, stdout=out, stderr=err, env=clean_env())
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     out.close()
     err.close()
     calls = mock.requests() - before
+    last = open(usage_file).read().strip().splitlines()[-1].split()
     return {
         "wall_s": wall,
-        "rss_mib": usage.ru_maxrss / 1024.0,
+        "time_wall_s": float(last[0]),
+        "rss_mib": int(last[3]) / 1024.0,
         "exit": proc.returncode,
         "calls": calls,
-        "user_s": usage.ru_utime,
-        "sys_s": usage.ru_stime,
+        "user_s": float(last[1]),
+        "sys_s": float(last[2]),
     }
 
 

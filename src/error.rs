@@ -2,7 +2,6 @@
 //!
 //! Core code returns [`Error`]; only `cli` renders it, once, and maps it to an [`ExitCode`].
 
-
 use crate::config::Diagnostics;
 
 /// Process exit codes. Stable and documented in `docs/reference.md`; never renumber.
@@ -52,17 +51,25 @@ pub enum Error {
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub fn io_path(action: &str, path: &std::path::Path, source: std::io::Error) -> Self {
-        Error::Io { context: format!("cannot {action} {}", path.display()), source }
+        Error::Io {
+            context: format!("cannot {action} {}", path.display()),
+            source,
+        }
     }
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Config(_) | Error::Usage(_) => ExitCode::ConfigError,
-            Error::Io { .. } | Error::Git(_) | Error::GitHub(_) | Error::Other(_) => ExitCode::Internal,
+            Error::Io { .. } | Error::Git(_) | Error::GitHub(_) | Error::Other(_) => {
+                ExitCode::Internal
+            }
         }
     }
 }
@@ -79,4 +86,3 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn display_rel(path: &std::path::Path) -> String {
     path.to_string_lossy().replace('\\', "/")
 }
-

@@ -2166,7 +2166,9 @@ id = "bad"
 vars = { name = "Bob" }
 assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
 "#;
-    let p = TestProject::new().file("evalgit.toml", &config).file("evals/greet.toml", suite);
+    let p = TestProject::new()
+        .file("evalgit.toml", &config)
+        .file("evals/greet.toml", suite);
     let out = p.run(&["run"]);
     out.expect_code(1);
     // 2 outputs + 1 good judgment + 3 attempts (1 + 2 retries) for the malformed judge.
@@ -2179,7 +2181,13 @@ assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
     let bad = r.scenario("greet", "bad");
     assert_eq!(bad["pass"], false, "a malformed judge never passes: {bad}");
     let check = &bad["samples"][0]["checks"][0];
-    assert!(check["error"].as_str().unwrap_or("").contains("no valid verdict"), "{check}");
+    assert!(
+        check["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no valid verdict"),
+        "{check}"
+    );
 
     // Second run: outputs and the good judgment replay from the cache; only the malformed
     // judgment (never cached) is asked again.

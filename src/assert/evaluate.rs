@@ -60,7 +60,12 @@ pub fn evaluate(spec: &AssertionSpec, input: &CheckInput) -> CheckResult {
         error: None,
     };
     match outcome {
-        Outcome::Checked { pass, score, expected, got } => {
+        Outcome::Checked {
+            pass,
+            score,
+            expected,
+            got,
+        } => {
             let score = score.clamp(0.0, 1.0);
             if spec.negate {
                 result.pass = !pass;
@@ -118,14 +123,23 @@ fn check(spec: &AssertionSpec, input: &CheckInput) -> Outcome {
             }
         }),
         AssertKind::ContainsAll => with_list(spec, |wants| {
-            let missing: Vec<String> = wants.iter().filter(|w| !output.contains(w.as_str())).cloned().collect();
+            let missing: Vec<String> = wants
+                .iter()
+                .filter(|w| !output.contains(w.as_str()))
+                .cloned()
+                .collect();
             let pass = missing.is_empty();
             let got = if pass || spec.negate {
                 excerpt(output)
             } else {
                 format!("{} (missing {})", excerpt(output), list(&missing))
             };
-            Outcome::Checked { pass, score: binary(pass), expected: format!("to contain all of {}", list(wants)), got }
+            Outcome::Checked {
+                pass,
+                score: binary(pass),
+                expected: format!("to contain all of {}", list(wants)),
+                got,
+            }
         }),
         // Leading whitespace is ignored: models often open with a space or a newline.
         AssertKind::StartsWith => with_text(spec, |want| {
@@ -148,7 +162,10 @@ fn check(spec: &AssertionSpec, input: &CheckInput) -> Outcome {
                             &compiled
                         }
                         Err(e) => {
-                            return Outcome::Error(format!("invalid regex {}: {e}", excerpt(&pattern)));
+                            return Outcome::Error(format!(
+                                "invalid regex {}: {e}",
+                                excerpt(&pattern)
+                            ));
                         }
                     },
                     Err(e) => return Outcome::Error(e),
@@ -182,7 +199,9 @@ fn check(spec: &AssertionSpec, input: &CheckInput) -> Outcome {
         },
         AssertKind::JsonSchema => {
             let Some(schema) = &spec.value else {
-                return Outcome::Error("json-schema needs a `value` holding the schema".to_string());
+                return Outcome::Error(
+                    "json-schema needs a `value` holding the schema".to_string(),
+                );
             };
             let expected = "to contain JSON matching the schema".to_string();
             match json::extract(output) {
@@ -194,7 +213,12 @@ fn check(spec: &AssertionSpec, input: &CheckInput) -> Outcome {
                 },
                 Some(found) => match schema_violation(schema, &found) {
                     Err(e) => Outcome::Error(e),
-                    Ok(None) => Outcome::Checked { pass: true, score: 1.0, expected, got: excerpt(output) },
+                    Ok(None) => Outcome::Checked {
+                        pass: true,
+                        score: 1.0,
+                        expected,
+                        got: excerpt(output),
+                    },
                     Ok(Some(violation)) => Outcome::Checked {
                         pass: false,
                         score: 0.0,
@@ -222,7 +246,8 @@ fn check(spec: &AssertionSpec, input: &CheckInput) -> Outcome {
                 got: format!("{} ms", input.latency_ms),
             }
         }),
-        AssertKind::MaxCost => with_number(spec, |max| match input.cost_usd {
+        AssertKind::MaxCost => with_number(spec, |max| {
+            match input.cost_usd {
             None => Outcome::Fail(
                 "cost unknown: add [prices.\"MODEL\"] (input and output USD per million tokens) to evalgit.toml"
                     .to_string(),
@@ -236,12 +261,15 @@ fn check(spec: &AssertionSpec, input: &CheckInput) -> Outcome {
                     got: usd(cost),
                 }
             }
+        }
         }),
         AssertKind::Similar => similar(spec, output),
-        AssertKind::LlmRubric | AssertKind::Factuality | AssertKind::ClosedQa => Outcome::Error(format!(
-            "needs a judge: {} is graded by a judge model, not evaluated locally",
-            spec.kind.name()
-        )),
+        AssertKind::LlmRubric | AssertKind::Factuality | AssertKind::ClosedQa => {
+            Outcome::Error(format!(
+                "needs a judge: {} is graded by a judge model, not evaluated locally",
+                spec.kind.name()
+            ))
+        }
     }
 }
 
@@ -288,7 +316,10 @@ fn list_value(spec: &AssertionSpec) -> Result<Vec<String>, String> {
             .map(|v| match v {
                 Value::String(s) => Ok(s.clone()),
                 Value::Number(_) | Value::Bool(_) => Ok(v.to_string()),
-                _ => Err(format!("{} needs a list of strings as `value`", spec.kind.name())),
+                _ => Err(format!(
+                    "{} needs a list of strings as `value`",
+                    spec.kind.name()
+                )),
             })
             .collect(),
         Some(_) => text_value(spec).map(|s| vec![s]),
@@ -297,7 +328,11 @@ fn list_value(spec: &AssertionSpec) -> Result<Vec<String>, String> {
 }
 
 fn expected_json(base: &str, spec: &AssertionSpec) -> String {
-    if spec.value.is_some() { format!("{base} matching the schema") } else { base.to_string() }
+    if spec.value.is_some() {
+        format!("{base} matching the schema")
+    } else {
+        base.to_string()
+    }
 }
 
 /// `is-json` and `contains-json`: pass when JSON was found and, with a schema in `value`,
@@ -305,14 +340,27 @@ fn expected_json(base: &str, spec: &AssertionSpec) -> String {
 fn with_optional_schema(spec: &AssertionSpec, found: &Value, base: &str, output: &str) -> Outcome {
     let expected = expected_json(base, spec);
     let Some(schema) = &spec.value else {
-        return Outcome::Checked { pass: true, score: 1.0, expected, got: excerpt(output) };
+        return Outcome::Checked {
+            pass: true,
+            score: 1.0,
+            expected,
+            got: excerpt(output),
+        };
     };
     match schema_violation(schema, found) {
         Err(e) => Outcome::Error(e),
-        Ok(None) => Outcome::Checked { pass: true, score: 1.0, expected, got: excerpt(output) },
-        Ok(Some(violation)) => {
-            Outcome::Checked { pass: false, score: 0.0, expected, got: format!("{} ({violation})", excerpt(output)) }
-        }
+        Ok(None) => Outcome::Checked {
+            pass: true,
+            score: 1.0,
+            expected,
+            got: excerpt(output),
+        },
+        Ok(Some(violation)) => Outcome::Checked {
+            pass: false,
+            score: 0.0,
+            expected,
+            got: format!("{} ({violation})", excerpt(output)),
+        },
     }
 }
 
@@ -324,10 +372,14 @@ fn compiled(schema: &Value) -> CompiledSchema {
     static CACHE: OnceLock<Mutex<HashMap<String, CompiledSchema>>> = OnceLock::new();
     let key = schema.to_string();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     map.entry(key)
         .or_insert_with(|| {
-            jsonschema::validator_for(schema).map(Arc::new).map_err(|e| format!("invalid JSON schema: {e}"))
+            jsonschema::validator_for(schema)
+                .map(Arc::new)
+                .map_err(|e| format!("invalid JSON schema: {e}"))
         })
         .clone()
 }
@@ -340,30 +392,50 @@ fn schema_violation(schema: &Value, instance: &Value) -> Result<Option<String>, 
     Ok(first.map(|e| {
         let path = e.instance_path().to_string();
         let message = single_line(&e.to_string(), EXCERPT_CHARS);
-        if path.is_empty() { message } else { format!("at {path}: {message}") }
+        if path.is_empty() {
+            message
+        } else {
+            format!("at {path}: {message}")
+        }
     }))
 }
 
 fn json_path(spec: &AssertionSpec, output: &str) -> Outcome {
     let Some(path) = spec.path.as_deref() else {
-        return Outcome::Error("json-path needs a `path`, e.g. path = \"items.0.name\"".to_string());
+        return Outcome::Error(
+            "json-path needs a `path`, e.g. path = \"items.0.name\"".to_string(),
+        );
     };
     let expected = match &spec.value {
-        Some(v) => format!("\"{path}\" to equal {}", single_line(&v.to_string(), EXCERPT_CHARS)),
+        Some(v) => format!(
+            "\"{path}\" to equal {}",
+            single_line(&v.to_string(), EXCERPT_CHARS)
+        ),
         None => format!("a value at \"{path}\""),
     };
     let Some(found) = json::extract(output) else {
-        return Outcome::Checked { pass: false, score: 0.0, expected, got: format!("no JSON in {}", excerpt(output)) };
+        return Outcome::Checked {
+            pass: false,
+            score: 0.0,
+            expected,
+            got: format!("no JSON in {}", excerpt(output)),
+        };
     };
     match json::lookup(&found, path) {
         Err(segment) => Outcome::Checked {
             pass: false,
             score: 0.0,
             expected,
-            got: format!("nothing at \"{segment}\" in {}", single_line(&found.to_string(), EXCERPT_CHARS)),
+            got: format!(
+                "nothing at \"{segment}\" in {}",
+                single_line(&found.to_string(), EXCERPT_CHARS)
+            ),
         },
         Ok(value) => {
-            let pass = spec.value.as_ref().is_none_or(|want| json::json_equal(value, want));
+            let pass = spec
+                .value
+                .as_ref()
+                .is_none_or(|want| json::json_equal(value, want));
             Outcome::Checked {
                 pass,
                 score: binary(pass),
@@ -385,7 +457,12 @@ fn bounded(spec: &AssertionSpec, n: f64, unit: &str) -> Outcome {
         }
     };
     let pass = spec.min.is_none_or(|lo| n >= lo) && spec.max.is_none_or(|hi| n <= hi);
-    Outcome::Checked { pass, score: binary(pass), expected, got: format!("{} {unit}", num(n)) }
+    Outcome::Checked {
+        pass,
+        score: binary(pass),
+        expected,
+        got: format!("{} {unit}", num(n)),
+    }
 }
 
 /// `similar`: the best similarity to the reference (or to any of a list of references).
@@ -413,7 +490,11 @@ fn similar(spec: &AssertionSpec, output: &str) -> Outcome {
     Outcome::Checked {
         pass: score >= threshold,
         score,
-        expected: format!("to be similar to {} ({} >= {threshold:.2})", excerpt(&references[i]), metric.name()),
+        expected: format!(
+            "to be similar to {} ({} >= {threshold:.2})",
+            excerpt(&references[i]),
+            metric.name()
+        ),
         got: format!("similarity {score:.2} for {}", excerpt(output)),
     }
 }
@@ -453,14 +534,21 @@ fn list(items: &[String]) -> String {
 
 /// A number as a person writes it: `3`, `0.5`.
 fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{x:.0}") } else { format!("{x}") }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Dollars with enough digits for fractions of a cent: `$0.0012`.
 pub fn usd(x: f64) -> String {
     let s = format!("{x:.6}");
     let s = s.trim_end_matches('0');
-    let s = s.strip_suffix('.').map(str::to_string).unwrap_or_else(|| s.to_string());
+    let s = s
+        .strip_suffix('.')
+        .map(str::to_string)
+        .unwrap_or_else(|| s.to_string());
     format!("${s}")
 }
 
@@ -486,7 +574,14 @@ mod tests {
     }
 
     fn run(s: &AssertionSpec, output: &str) -> CheckResult {
-        evaluate(s, &CheckInput { output, latency_ms: 100, cost_usd: Some(0.002) })
+        evaluate(
+            s,
+            &CheckInput {
+                output,
+                latency_ms: 100,
+                cost_usd: Some(0.002),
+            },
+        )
     }
 
     /// (spec, output, pass, a piece of the reason)
@@ -510,12 +605,32 @@ mod tests {
         rouge.metric = Some("rouge-l".to_string());
         rouge.threshold = Some(0.5);
         vec![
-            (with_value("equals", json!("Paris")), "Paris", true, r#"expected to equal "Paris", got "Paris""#),
-            (with_value("equals", json!("Paris")), "Paris.", false, r#"got "Paris.""#),
-            (with_value("equals", json!("")), "", true, r#"expected to equal "", got """#),
+            (
+                with_value("equals", json!("Paris")),
+                "Paris",
+                true,
+                r#"expected to equal "Paris", got "Paris""#,
+            ),
+            (
+                with_value("equals", json!("Paris")),
+                "Paris.",
+                false,
+                r#"got "Paris.""#,
+            ),
+            (
+                with_value("equals", json!("")),
+                "",
+                true,
+                r#"expected to equal "", got """#,
+            ),
             (with_value("equals", json!("0")), "0", true, r#"got "0""#),
             (with_value("equals", json!(0)), "0", true, r#"to equal "0""#),
-            (with_value("equals", json!("false")), "false", true, r#"got "false""#),
+            (
+                with_value("equals", json!("false")),
+                "false",
+                true,
+                r#"got "false""#,
+            ),
             (with_value("equals", json!("x")), "", false, r#"got """#),
             (
                 with_value("contains", json!("paris")),
@@ -523,50 +638,205 @@ mod tests {
                 false,
                 r#"expected to contain "paris", got "The capital of France is Lyon.""#,
             ),
-            (with_value("contains", json!("Paris")), "It is Paris.", true, "to contain"),
-            (with_value("contains", json!("paris")), "It is Paris.", false, "to contain"),
-            (with_value("icontains", json!("paris")), "It is PARIS.", true, "(any case)"),
-            (with_value("icontains", json!("STRASSE")), "die straße", false, "(any case)"),
-            (with_value("icontains", json!("ÉCOLE")), "une école", true, "(any case)"),
-            (with_value("contains-any", json!(["a1", "b2"])), "xx b2", true, r#"any of ["a1", "b2"]"#),
-            (with_value("contains-any", json!(["a1", "b2"])), "nothing", false, "any of"),
-            (with_value("contains-all", json!(["a1", "b2"])), "a1 b2", true, "all of"),
-            (with_value("contains-all", json!(["a1", "b2"])), "a1 only", false, r#"(missing ["b2"])"#),
-            (with_value("starts-with", json!("Yes")), "\n Yes, it is.", true, r#"to start with "Yes""#),
-            (with_value("starts-with", json!("Yes")), "No.", false, "to start with"),
-            (with_value("regex", json!("^\\d{3}$")), "123", true, r"to match /^\d{3}$/"),
-            (with_value("regex", json!("^\\d{3}$")), "1234", false, "to match"),
+            (
+                with_value("contains", json!("Paris")),
+                "It is Paris.",
+                true,
+                "to contain",
+            ),
+            (
+                with_value("contains", json!("paris")),
+                "It is Paris.",
+                false,
+                "to contain",
+            ),
+            (
+                with_value("icontains", json!("paris")),
+                "It is PARIS.",
+                true,
+                "(any case)",
+            ),
+            (
+                with_value("icontains", json!("STRASSE")),
+                "die straße",
+                false,
+                "(any case)",
+            ),
+            (
+                with_value("icontains", json!("ÉCOLE")),
+                "une école",
+                true,
+                "(any case)",
+            ),
+            (
+                with_value("contains-any", json!(["a1", "b2"])),
+                "xx b2",
+                true,
+                r#"any of ["a1", "b2"]"#,
+            ),
+            (
+                with_value("contains-any", json!(["a1", "b2"])),
+                "nothing",
+                false,
+                "any of",
+            ),
+            (
+                with_value("contains-all", json!(["a1", "b2"])),
+                "a1 b2",
+                true,
+                "all of",
+            ),
+            (
+                with_value("contains-all", json!(["a1", "b2"])),
+                "a1 only",
+                false,
+                r#"(missing ["b2"])"#,
+            ),
+            (
+                with_value("starts-with", json!("Yes")),
+                "\n Yes, it is.",
+                true,
+                r#"to start with "Yes""#,
+            ),
+            (
+                with_value("starts-with", json!("Yes")),
+                "No.",
+                false,
+                "to start with",
+            ),
+            (
+                with_value("regex", json!("^\\d{3}$")),
+                "123",
+                true,
+                r"to match /^\d{3}$/",
+            ),
+            (
+                with_value("regex", json!("^\\d{3}$")),
+                "1234",
+                false,
+                "to match",
+            ),
             (spec("is-json"), r#" {"a": 1} "#, true, "to be valid JSON"),
             (spec("is-json"), "0", true, "to be valid JSON"),
             (spec("is-json"), "false", true, "to be valid JSON"),
             (spec("is-json"), "", false, "invalid JSON"),
             (spec("is-json"), "```json\n{}\n```", false, "invalid JSON"),
-            (with_value("is-json", schema.clone()), r#"{"age": 3}"#, true, "matching the schema"),
-            (with_value("is-json", schema.clone()), r#"{"age": "x"}"#, false, "at /age"),
-            (spec("contains-json"), "Sure!\n```json\n{\"a\": 1}\n```", true, "to contain JSON"),
-            (spec("contains-json"), "no json", false, "no JSON in \"no json\""),
-            (with_value("contains-json", schema.clone()), "here: {\"name\": \"x\"}", false, "age"),
-            (with_value("json-schema", schema.clone()), "Result: {\"age\": 7}", true, "matching the schema"),
-            (with_value("json-schema", schema.clone()), "{\"age\": 7.5}", false, "at /age"),
-            (with_value("json-schema", schema), "nope", false, "no JSON in"),
-            (path.clone(), r#"{"person": {"age": 42.0}}"#, true, r#"expected "$.person.age" to equal 42, got 42.0"#),
+            (
+                with_value("is-json", schema.clone()),
+                r#"{"age": 3}"#,
+                true,
+                "matching the schema",
+            ),
+            (
+                with_value("is-json", schema.clone()),
+                r#"{"age": "x"}"#,
+                false,
+                "at /age",
+            ),
+            (
+                spec("contains-json"),
+                "Sure!\n```json\n{\"a\": 1}\n```",
+                true,
+                "to contain JSON",
+            ),
+            (
+                spec("contains-json"),
+                "no json",
+                false,
+                "no JSON in \"no json\"",
+            ),
+            (
+                with_value("contains-json", schema.clone()),
+                "here: {\"name\": \"x\"}",
+                false,
+                "age",
+            ),
+            (
+                with_value("json-schema", schema.clone()),
+                "Result: {\"age\": 7}",
+                true,
+                "matching the schema",
+            ),
+            (
+                with_value("json-schema", schema.clone()),
+                "{\"age\": 7.5}",
+                false,
+                "at /age",
+            ),
+            (
+                with_value("json-schema", schema),
+                "nope",
+                false,
+                "no JSON in",
+            ),
+            (
+                path.clone(),
+                r#"{"person": {"age": 42.0}}"#,
+                true,
+                r#"expected "$.person.age" to equal 42, got 42.0"#,
+            ),
             (path.clone(), r#"{"person": {"age": 41}}"#, false, "got 41"),
             (path, r#"{"person": {}}"#, false, r#"nothing at "age""#),
-            (path_exists.clone(), r#"{"items": [1, 0]}"#, true, r#"a value at "items.1""#),
+            (
+                path_exists.clone(),
+                r#"{"items": [1, 0]}"#,
+                true,
+                r#"a value at "items.1""#,
+            ),
             (path_exists, r#"{"items": [1]}"#, false, r#"nothing at "1""#),
-            (words.clone(), "one two", true, "between 2 and 3 words, got 2 words"),
+            (
+                words.clone(),
+                "one two",
+                true,
+                "between 2 and 3 words, got 2 words",
+            ),
             (words.clone(), "one two three four", false, "got 4 words"),
             (words, "", false, "got 0 words"),
-            (len.clone(), "héllo", true, "at most 5 characters, got 5 characters"),
+            (
+                len.clone(),
+                "héllo",
+                true,
+                "at most 5 characters, got 5 characters",
+            ),
             (len, "héllo!", false, "got 6 characters"),
             (len_min, "", false, "at least 1 characters, got 0"),
-            (with_value("max-latency-ms", json!(100)), "x", true, "at most 100 ms, got 100 ms"),
-            (with_value("max-latency-ms", json!(99)), "x", false, "got 100 ms"),
-            (with_value("max-cost", json!(0.002)), "x", true, "to cost at most $0.002, got $0.002"),
-            (with_value("max-cost", json!(0.001)), "x", false, "got $0.002"),
-            (sim.clone(), "The capital of France is Paris!", true, "levenshtein >= 0.90"),
+            (
+                with_value("max-latency-ms", json!(100)),
+                "x",
+                true,
+                "at most 100 ms, got 100 ms",
+            ),
+            (
+                with_value("max-latency-ms", json!(99)),
+                "x",
+                false,
+                "got 100 ms",
+            ),
+            (
+                with_value("max-cost", json!(0.002)),
+                "x",
+                true,
+                "to cost at most $0.002, got $0.002",
+            ),
+            (
+                with_value("max-cost", json!(0.001)),
+                "x",
+                false,
+                "got $0.002",
+            ),
+            (
+                sim.clone(),
+                "The capital of France is Paris!",
+                true,
+                "levenshtein >= 0.90",
+            ),
             (sim, "Lyon", false, "levenshtein"),
-            (rouge.clone(), "Paris is the capital of France.", true, "rouge-l >= 0.50"),
+            (
+                rouge.clone(),
+                "Paris is the capital of France.",
+                true,
+                "rouge-l >= 0.50",
+            ),
             (rouge, "I do not know", false, "rouge-l"),
             (
                 with_value("not-contains", json!("paris")),
@@ -574,10 +844,30 @@ mod tests {
                 true,
                 r#"expected not to contain "paris", got "Lyon""#,
             ),
-            (with_value("not-contains", json!("Lyon")), "Lyon", false, "expected not to contain"),
-            (with_value("not-equals", json!("")), "", false, "expected not to equal"),
-            (spec("not-is-json"), "plain", true, "expected not to be valid JSON"),
-            (with_value("not-icontains", json!("sorry")), "SORRY, no", false, "not to contain"),
+            (
+                with_value("not-contains", json!("Lyon")),
+                "Lyon",
+                false,
+                "expected not to contain",
+            ),
+            (
+                with_value("not-equals", json!("")),
+                "",
+                false,
+                "expected not to equal",
+            ),
+            (
+                spec("not-is-json"),
+                "plain",
+                true,
+                "expected not to be valid JSON",
+            ),
+            (
+                with_value("not-icontains", json!("sorry")),
+                "SORRY, no",
+                false,
+                "not to contain",
+            ),
         ]
     }
 
@@ -585,7 +875,13 @@ mod tests {
     fn every_kind_passes_and_fails_with_its_reason() {
         for (s, output, pass, reason) in cases() {
             let r = run(&s, output);
-            assert_eq!(r.pass, pass, "{} on {output:?}: {}", s.type_name(), r.reason);
+            assert_eq!(
+                r.pass,
+                pass,
+                "{} on {output:?}: {}",
+                s.type_name(),
+                r.reason
+            );
             assert!(
                 r.reason.contains(reason),
                 "{} on {output:?}: reason {:?} lacks {reason:?}",
@@ -607,7 +903,9 @@ mod tests {
         for kind in AssertKind::ALL.iter().filter(|k| !k.is_model_graded()) {
             for want in [true, false] {
                 assert!(
-                    cases.iter().any(|(s, _, pass, _)| s.kind == *kind && !s.negate && *pass == want),
+                    cases
+                        .iter()
+                        .any(|(s, _, pass, _)| s.kind == *kind && !s.negate && *pass == want),
                     "{} lacks a {} case",
                     kind.name(),
                     if want { "passing" } else { "failing" }
@@ -641,9 +939,20 @@ mod tests {
     fn unknown_cost_fails_even_when_negated() {
         for kind in ["max-cost", "not-max-cost"] {
             let s = with_value(kind, json!(1.0));
-            let r = evaluate(&s, &CheckInput { output: "x", latency_ms: 0, cost_usd: None });
+            let r = evaluate(
+                &s,
+                &CheckInput {
+                    output: "x",
+                    latency_ms: 0,
+                    cost_usd: None,
+                },
+            );
             assert!(!r.pass, "{kind}");
-            assert!(r.reason.starts_with("cost unknown: add [prices.\"MODEL\"]"), "{}", r.reason);
+            assert!(
+                r.reason.starts_with("cost unknown: add [prices.\"MODEL\"]"),
+                "{}",
+                r.reason
+            );
             assert_eq!(r.error, None);
         }
     }
@@ -659,10 +968,16 @@ mod tests {
             (spec("not-factuality"), "needs a judge"),
             (spec("closed-qa"), "needs a judge"),
             (spec("contains"), "contains needs a `value`"),
-            (with_value("not-contains", json!({"a": 1})), "needs a string `value`"),
+            (
+                with_value("not-contains", json!({"a": 1})),
+                "needs a string `value`",
+            ),
             (with_value("regex", json!("(")), "invalid regex"),
             (with_value("not-regex", json!("(")), "invalid regex"),
-            (with_value("json-schema", json!({"type": 12})), "invalid JSON schema"),
+            (
+                with_value("json-schema", json!({"type": 12})),
+                "invalid JSON schema",
+            ),
             (spec("json-schema"), "needs a `value`"),
             (spec("json-path"), "needs a `path`"),
             (spec("word-count"), "needs `min` or `max`"),
@@ -675,7 +990,11 @@ mod tests {
             assert!(!r.pass, "{}", s.type_name());
             assert_eq!(r.score, 0.0);
             let error = r.error.as_deref().unwrap_or_default();
-            assert!(error.contains(message), "{}: {error:?} lacks {message:?}", s.type_name());
+            assert!(
+                error.contains(message),
+                "{}: {error:?} lacks {message:?}",
+                s.type_name()
+            );
         }
     }
 

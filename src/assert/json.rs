@@ -21,9 +21,16 @@ pub fn extract(output: &str) -> Option<Value> {
     }
     let fences = fences(output);
     // ```json fences first, then any other fence.
-    let json_first = fences.iter().filter(|(lang, _)| lang.eq_ignore_ascii_case("json"));
-    let others = fences.iter().filter(|(lang, _)| !lang.eq_ignore_ascii_case("json"));
-    if let Some(v) = json_first.chain(others).find_map(|(_, body)| serde_json::from_str(body.trim()).ok()) {
+    let json_first = fences
+        .iter()
+        .filter(|(lang, _)| lang.eq_ignore_ascii_case("json"));
+    let others = fences
+        .iter()
+        .filter(|(lang, _)| !lang.eq_ignore_ascii_case("json"));
+    if let Some(v) = json_first
+        .chain(others)
+        .find_map(|(_, body)| serde_json::from_str(body.trim()).ok())
+    {
         return Some(v);
     }
     first_in_prose(output)
@@ -42,11 +49,12 @@ fn fences(text: &str) -> Vec<(String, String)> {
         };
         // An info string with spaces or braces is not a language tag: `{"a":1}` on the
         // fence line itself.
-        let (lang, body_start) = if info.contains(|c: char| c.is_whitespace() || c == '{' || c == '[') {
-            ("", after)
-        } else {
-            (info, body_start)
-        };
+        let (lang, body_start) =
+            if info.contains(|c: char| c.is_whitespace() || c == '{' || c == '[') {
+                ("", after)
+            } else {
+                (info, body_start)
+            };
         match body_start.find("```") {
             Some(end) => {
                 out.push((lang.to_string(), body_start[..end].to_string()));
@@ -87,9 +95,13 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
             (Some(x), Some(y)) => x == y,
             _ => x == y,
         },
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -128,11 +140,20 @@ mod tests {
             (r#"{"a": 1}"#, Some(json!({"a": 1}))),
             ("  [1, 2]\n", Some(json!([1, 2]))),
             ("0", Some(json!(0))),
-            ("Here you go:\n```json\n{\"name\": \"Ann\"}\n```\nDone.", Some(json!({"name": "Ann"}))),
+            (
+                "Here you go:\n```json\n{\"name\": \"Ann\"}\n```\nDone.",
+                Some(json!({"name": "Ann"})),
+            ),
             ("```\n{\"x\": true}\n```", Some(json!({"x": true}))),
             ("```JSON\n[3]\n```", Some(json!([3]))),
-            ("```python\nprint(1)\n```\n```json\n{\"b\": 2}\n```", Some(json!({"b": 2}))),
-            ("The answer is {\"age\": 42} as requested.", Some(json!({"age": 42}))),
+            (
+                "```python\nprint(1)\n```\n```json\n{\"b\": 2}\n```",
+                Some(json!({"b": 2})),
+            ),
+            (
+                "The answer is {\"age\": 42} as requested.",
+                Some(json!({"age": 42})),
+            ),
             ("Not {this} but {\"that\": 1}", Some(json!({"that": 1}))),
             ("unclosed fence ```json\n{\"c\": 3}", Some(json!({"c": 3}))),
             ("no json here", None),

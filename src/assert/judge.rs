@@ -33,7 +33,11 @@ Reply with ONLY a JSON object, no prose and no code fence: \
 
 /// The messages to send to the judge for one model-graded check. The positive form is
 /// always graded; `not-` is applied to the verdict by [`judged_check`].
-pub fn judge_messages(spec: &AssertionSpec, output: &str, prompt_messages: &[Message]) -> Vec<Message> {
+pub fn judge_messages(
+    spec: &AssertionSpec,
+    output: &str,
+    prompt_messages: &[Message],
+) -> Vec<Message> {
     let value = match &spec.value {
         Some(Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
@@ -47,7 +51,9 @@ pub fn judge_messages(spec: &AssertionSpec, output: &str, prompt_messages: &[Mes
         }
         user.push_str("</conversation>\n\n");
     }
-    user.push_str(&format!("The AI system answered:\n<output>\n{output}\n</output>\n\n"));
+    user.push_str(&format!(
+        "The AI system answered:\n<output>\n{output}\n</output>\n\n"
+    ));
     let task = match spec.kind {
         AssertKind::Factuality => format!(
             "Reference answer:\n<reference>\n{value}\n</reference>\n\n\
@@ -69,7 +75,16 @@ pub fn judge_messages(spec: &AssertionSpec, output: &str, prompt_messages: &[Mes
     };
     user.push_str(&task);
     user.push_str("\n\nReply with ONLY this JSON object: {\"pass\": true|false, \"score\": 0..1, \"reason\": \"...\"}");
-    vec![Message { role: Role::System, content: SYSTEM.to_string() }, Message { role: Role::User, content: user }]
+    vec![
+        Message {
+            role: Role::System,
+            content: SYSTEM.to_string(),
+        },
+        Message {
+            role: Role::User,
+            content: user,
+        },
+    ]
 }
 
 /// Reads the judge's reply: the JSON object may sit in a code fence or in prose. `pass` must
@@ -77,15 +92,23 @@ pub fn judge_messages(spec: &AssertionSpec, output: &str, prompt_messages: &[Mes
 /// error the runner retries and finally reports.
 pub fn parse_judge_reply(text: &str) -> Result<JudgeVerdict, String> {
     let Some(found) = json::extract(text) else {
-        return Err(format!("judge reply has no JSON object: {}", super::evaluate::excerpt(text)));
+        return Err(format!(
+            "judge reply has no JSON object: {}",
+            super::evaluate::excerpt(text)
+        ));
     };
     let Value::Object(map) = &found else {
-        return Err(format!("judge reply is not a JSON object: {}", single_line(&found.to_string(), 80)));
+        return Err(format!(
+            "judge reply is not a JSON object: {}",
+            single_line(&found.to_string(), 80)
+        ));
     };
     let pass = match map.get("pass") {
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            return Err(format!("judge reply: \"pass\" must be true or false, got {other}"));
+            return Err(format!(
+                "judge reply: \"pass\" must be true or false, got {other}"
+            ));
         }
         None => return Err("judge reply lacks \"pass\"".to_string()),
     };
@@ -93,38 +116,66 @@ pub fn parse_judge_reply(text: &str) -> Result<JudgeVerdict, String> {
         Some(Value::Number(n)) => match n.as_f64() {
             Some(s) if s.is_finite() => s.clamp(0.0, 1.0),
             _ => {
-                return Err(format!("judge reply: \"score\" is not a usable number: {n}"));
+                return Err(format!(
+                    "judge reply: \"score\" is not a usable number: {n}"
+                ));
             }
         },
         Some(other) => {
-            return Err(format!("judge reply: \"score\" must be a number from 0 to 1, got {other}"));
+            return Err(format!(
+                "judge reply: \"score\" must be a number from 0 to 1, got {other}"
+            ));
         }
         None => return Err("judge reply lacks \"score\"".to_string()),
     };
     let reason = match map.get("reason") {
         Some(Value::String(s)) => s.trim().to_string(),
         Some(other) => {
-            return Err(format!("judge reply: \"reason\" must be a string, got {other}"));
+            return Err(format!(
+                "judge reply: \"reason\" must be a string, got {other}"
+            ));
         }
         None => return Err("judge reply lacks \"reason\"".to_string()),
     };
-    Ok(JudgeVerdict { pass, score, reason })
+    Ok(JudgeVerdict {
+        pass,
+        score,
+        reason,
+    })
 }
 
 /// The check result for a judge's verdict: passes when the judge says pass and, with a
 /// `threshold`, the score reaches it; `not-` inverts the pass and makes the score `1 - score`.
 pub fn judged_check(spec: &AssertionSpec, verdict: &JudgeVerdict) -> CheckResult {
-    let score = if verdict.score.is_finite() { verdict.score.clamp(0.0, 1.0) } else { 0.0 };
+    let score = if verdict.score.is_finite() {
+        verdict.score.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let raw_pass = verdict.pass && spec.threshold.is_none_or(|t| score >= t);
-    let (pass, score) = if spec.negate { (!raw_pass, 1.0 - score) } else { (raw_pass, score) };
-    let threshold = spec.threshold.map(|t| format!(", threshold {t:.2}")).unwrap_or_default();
+    let (pass, score) = if spec.negate {
+        (!raw_pass, 1.0 - score)
+    } else {
+        (raw_pass, score)
+    };
+    let threshold = spec
+        .threshold
+        .map(|t| format!(", threshold {t:.2}"))
+        .unwrap_or_default();
     let reason = format!(
         "judge {} (score {:.2}{threshold}): {}",
         if verdict.pass { "passed" } else { "failed" },
         verdict.score.clamp(0.0, 1.0),
         single_line(&verdict.reason, REASON_CHARS)
     );
-    CheckResult { kind: spec.type_name(), pass, score, weight: spec.weight, reason, error: None }
+    CheckResult {
+        kind: spec.type_name(),
+        pass,
+        score,
+        weight: spec.weight,
+        reason,
+        error: None,
+    }
 }
 
 /// The check result when the judge could not give a usable verdict (call failed, reply
@@ -154,7 +205,10 @@ mod tests {
 
     #[test]
     fn messages_carry_rubric_output_and_prompt() {
-        let prompt = [Message { role: Role::User, content: "What is the capital of France?".into() }];
+        let prompt = [Message {
+            role: Role::User,
+            content: "What is the capital of France?".into(),
+        }];
         for (kind, value, marker) in [
             (AssertKind::LlmRubric, "answers politely", "<rubric>"),
             (AssertKind::Factuality, "Paris", "<reference>"),
@@ -164,8 +218,17 @@ mod tests {
             assert_eq!(messages.len(), 2);
             assert_eq!(messages[0].role, Role::System);
             let user = &messages[1].content;
-            for needle in [value, marker, "It is Paris.", "[user] What is the capital of France?", "\"pass\""] {
-                assert!(user.contains(needle), "{kind:?}: {needle:?} missing from {user}");
+            for needle in [
+                value,
+                marker,
+                "It is Paris.",
+                "[user] What is the capital of France?",
+                "\"pass\"",
+            ] {
+                assert!(
+                    user.contains(needle),
+                    "{kind:?}: {needle:?} missing from {user}"
+                );
             }
         }
     }
@@ -173,11 +236,31 @@ mod tests {
     #[test]
     fn well_formed_replies_parse() {
         let cases = [
-            (r#"{"pass": true, "score": 0.9, "reason": "polite"}"#, true, 0.9),
-            ("```json\n{\"pass\": false, \"score\": 0.2, \"reason\": \"rude\"}\n```", false, 0.2),
-            ("Here is my grade: {\"pass\": true, \"score\": 1, \"reason\": \"ok\"} Thanks.", true, 1.0),
-            (r#"{"pass": true, "score": 7, "reason": "clamped"}"#, true, 1.0),
-            (r#"{"pass": false, "score": -2, "reason": "clamped"}"#, false, 0.0),
+            (
+                r#"{"pass": true, "score": 0.9, "reason": "polite"}"#,
+                true,
+                0.9,
+            ),
+            (
+                "```json\n{\"pass\": false, \"score\": 0.2, \"reason\": \"rude\"}\n```",
+                false,
+                0.2,
+            ),
+            (
+                "Here is my grade: {\"pass\": true, \"score\": 1, \"reason\": \"ok\"} Thanks.",
+                true,
+                1.0,
+            ),
+            (
+                r#"{"pass": true, "score": 7, "reason": "clamped"}"#,
+                true,
+                1.0,
+            ),
+            (
+                r#"{"pass": false, "score": -2, "reason": "clamped"}"#,
+                false,
+                0.0,
+            ),
         ];
         for (reply, pass, score) in cases {
             let v = parse_judge_reply(reply).unwrap_or_else(|e| panic!("{reply}: {e}"));
@@ -195,17 +278,41 @@ mod tests {
             ("[true, 1, \"ok\"]", "not a JSON object"),
             ("\"pass\"", "not a JSON object"),
             ("true", "not a JSON object"),
-            (r#"{"pass": "true", "score": 1, "reason": "x"}"#, "\"pass\" must be true or false"),
-            (r#"{"pass": 1, "score": 1, "reason": "x"}"#, "\"pass\" must be true or false"),
-            (r#"{"pass": null, "score": 1, "reason": "x"}"#, "\"pass\" must be true or false"),
+            (
+                r#"{"pass": "true", "score": 1, "reason": "x"}"#,
+                "\"pass\" must be true or false",
+            ),
+            (
+                r#"{"pass": 1, "score": 1, "reason": "x"}"#,
+                "\"pass\" must be true or false",
+            ),
+            (
+                r#"{"pass": null, "score": 1, "reason": "x"}"#,
+                "\"pass\" must be true or false",
+            ),
             (r#"{"score": 1, "reason": "x"}"#, "lacks \"pass\""),
             (r#"{"pass": true, "reason": "x"}"#, "lacks \"score\""),
-            (r#"{"pass": true, "score": "high", "reason": "x"}"#, "\"score\" must be a number"),
-            (r#"{"pass": true, "score": null, "reason": "x"}"#, "\"score\" must be a number"),
+            (
+                r#"{"pass": true, "score": "high", "reason": "x"}"#,
+                "\"score\" must be a number",
+            ),
+            (
+                r#"{"pass": true, "score": null, "reason": "x"}"#,
+                "\"score\" must be a number",
+            ),
             (r#"{"pass": true, "score": 1}"#, "lacks \"reason\""),
-            (r#"{"pass": true, "score": 1, "reason": 5}"#, "\"reason\" must be a string"),
-            (r#"{"pass": true, "score": 0.9, "reason": "cut off"#, "no JSON"),
-            (r#"{"result": {"pass": true, "score": 1, "reason": "nested"}}"#, "lacks \"pass\""),
+            (
+                r#"{"pass": true, "score": 1, "reason": 5}"#,
+                "\"reason\" must be a string",
+            ),
+            (
+                r#"{"pass": true, "score": 0.9, "reason": "cut off"#,
+                "no JSON",
+            ),
+            (
+                r#"{"result": {"pass": true, "score": 1, "reason": "nested"}}"#,
+                "lacks \"pass\"",
+            ),
             ("```json\n{pass: true}\n```", "no JSON"),
         ];
         for (reply, message) in cases {
@@ -218,7 +325,11 @@ mod tests {
 
     #[test]
     fn judged_check_applies_threshold_and_negation() {
-        let verdict = |pass, score| JudgeVerdict { pass, score, reason: "because\nreasons".into() };
+        let verdict = |pass, score| JudgeVerdict {
+            pass,
+            score,
+            reason: "because\nreasons".into(),
+        };
         let mut s = spec(AssertKind::LlmRubric, "polite");
         let r = judged_check(&s, &verdict(true, 0.6));
         assert!(r.pass);
@@ -227,7 +338,10 @@ mod tests {
         s.threshold = Some(0.7);
         assert!(!judged_check(&s, &verdict(true, 0.6)).pass);
         assert!(judged_check(&s, &verdict(true, 0.7)).pass);
-        assert!(!judged_check(&s, &verdict(false, 1.0)).pass, "the judge's fail wins over its score");
+        assert!(
+            !judged_check(&s, &verdict(false, 1.0)).pass,
+            "the judge's fail wins over its score"
+        );
         s.negate = true;
         let r = judged_check(&s, &verdict(true, 0.6));
         assert!(r.pass, "not-llm-rubric passes when the positive form fails");

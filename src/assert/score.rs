@@ -11,10 +11,16 @@ use crate::runner::{CheckResult, SampleResult};
 /// with one, when the weighted score reaches it. A check that could not be evaluated
 /// (`error`) fails the sample whatever its weight: an unknown result is never a pass.
 pub fn score_sample(checks: &[CheckResult], threshold: Option<f64>) -> (f64, bool) {
-    let counted = checks.iter().filter(|c| c.weight > 0.0 && c.weight.is_finite());
+    let counted = checks
+        .iter()
+        .filter(|c| c.weight > 0.0 && c.weight.is_finite());
     let (mut weighted, mut total) = (0.0, 0.0);
     for c in counted.clone() {
-        let s = if c.score.is_finite() { c.score.clamp(0.0, 1.0) } else { 0.0 };
+        let s = if c.score.is_finite() {
+            c.score.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         weighted += c.weight * s;
         total += c.weight;
     }
@@ -45,7 +51,11 @@ pub fn aggregate_samples(samples: &[SampleResult], rule: PassRule) -> (bool, f64
         PassRule::Majority => 2 * passed > n,
         PassRule::AtLeast(k) => passed >= (k.max(1) as usize),
     };
-    let score = samples.iter().map(|s| if s.score.is_finite() { s.score } else { 0.0 }).sum::<f64>() / n as f64;
+    let score = samples
+        .iter()
+        .map(|s| if s.score.is_finite() { s.score } else { 0.0 })
+        .sum::<f64>()
+        / n as f64;
     let with_output = samples.iter().filter(|s| s.output.is_some());
     let flaky = with_output.clone().any(|s| s.pass) && with_output.clone().any(|s| !s.pass);
     (pass, score, flaky)
@@ -58,7 +68,14 @@ mod tests {
     use crate::runner::OutputSource;
 
     fn check(pass: bool, score: f64, weight: f64) -> CheckResult {
-        CheckResult { kind: "contains".into(), pass, score, weight, reason: String::new(), error: None }
+        CheckResult {
+            kind: "contains".into(),
+            pass,
+            score,
+            weight,
+            reason: String::new(),
+            error: None,
+        }
     }
 
     fn sample(pass: bool, score: f64) -> SampleResult {
@@ -90,17 +107,52 @@ mod tests {
         let cases: Vec<(Vec<CheckResult>, Option<f64>, f64, bool)> = vec![
             (vec![], None, 1.0, true),
             (vec![], Some(0.5), 1.0, true),
-            (vec![check(true, 1.0, 1.0), check(true, 1.0, 1.0)], None, 1.0, true),
-            (vec![check(true, 1.0, 1.0), check(false, 0.0, 1.0)], None, 0.5, false),
+            (
+                vec![check(true, 1.0, 1.0), check(true, 1.0, 1.0)],
+                None,
+                1.0,
+                true,
+            ),
+            (
+                vec![check(true, 1.0, 1.0), check(false, 0.0, 1.0)],
+                None,
+                0.5,
+                false,
+            ),
             // weight 3 on the passing check: (3*1 + 1*0) / 4 = 0.75
-            (vec![check(true, 1.0, 3.0), check(false, 0.0, 1.0)], Some(0.7), 0.75, true),
-            (vec![check(true, 1.0, 3.0), check(false, 0.0, 1.0)], Some(0.8), 0.75, false),
+            (
+                vec![check(true, 1.0, 3.0), check(false, 0.0, 1.0)],
+                Some(0.7),
+                0.75,
+                true,
+            ),
+            (
+                vec![check(true, 1.0, 3.0), check(false, 0.0, 1.0)],
+                Some(0.8),
+                0.75,
+                false,
+            ),
             // weight 0 is informational: its failure neither scores nor fails
-            (vec![check(true, 1.0, 1.0), check(false, 0.0, 0.0)], None, 1.0, true),
+            (
+                vec![check(true, 1.0, 1.0), check(false, 0.0, 0.0)],
+                None,
+                1.0,
+                true,
+            ),
             (vec![check(false, 0.0, 0.0)], None, 1.0, true),
             (vec![errored], None, 1.0, false),
-            (vec![check(true, 1.0, 1.0), errored_info], Some(0.1), 1.0, false),
-            (vec![check(true, 0.9, 1.0), check(true, 0.7, 1.0)], Some(0.8), 0.8, true),
+            (
+                vec![check(true, 1.0, 1.0), errored_info],
+                Some(0.1),
+                1.0,
+                false,
+            ),
+            (
+                vec![check(true, 0.9, 1.0), check(true, 0.7, 1.0)],
+                Some(0.8),
+                0.8,
+                true,
+            ),
         ];
         for (i, (checks, threshold, score, pass)) in cases.into_iter().enumerate() {
             let (s, p) = score_sample(&checks, threshold);
@@ -126,9 +178,15 @@ mod tests {
             assert!(flaky);
         }
         let two = [sample(true, 1.0), sample(false, 0.0)];
-        assert!(!aggregate_samples(&two, PassRule::Majority).0, "a tie is not a majority");
+        assert!(
+            !aggregate_samples(&two, PassRule::Majority).0,
+            "a tie is not a majority"
+        );
         let steady = [sample(true, 1.0), sample(true, 0.8)];
-        assert_eq!(aggregate_samples(&steady, PassRule::All), (true, 0.9, false));
+        assert_eq!(
+            aggregate_samples(&steady, PassRule::All),
+            (true, 0.9, false)
+        );
         assert_eq!(aggregate_samples(&[], PassRule::All), (false, 0.0, false));
     }
 

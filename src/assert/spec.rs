@@ -80,7 +80,10 @@ impl AssertKind {
 
     /// Checks that need a judge model call.
     pub fn is_model_graded(self) -> bool {
-        matches!(self, AssertKind::LlmRubric | AssertKind::Factuality | AssertKind::ClosedQa)
+        matches!(
+            self,
+            AssertKind::LlmRubric | AssertKind::Factuality | AssertKind::ClosedQa
+        )
     }
 }
 
@@ -152,6 +155,10 @@ impl AssertionSpec {
 
     /// The name as written in TOML, with its `not-` prefix.
     pub fn type_name(&self) -> String {
-        if self.negate { format!("not-{}", self.kind.name()) } else { self.kind.name().to_string() }
+        if self.negate {
+            format!("not-{}", self.kind.name())
+        } else {
+            self.kind.name().to_string()
+        }
     }
 }

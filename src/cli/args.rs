@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "evalgit", version, about = "Git-native evals for LLM features: TOML suites, a content-hashed cache, snapshots and a regression gate for every pull request.")]
+#[command(
+    name = "evalgit",
+    version,
+    about = "Git-native evals for LLM features: TOML suites, a content-hashed cache, snapshots and a regression gate for every pull request."
+)]
 pub struct Cli {
     /// Project root (the directory with evalgit.toml) [default: found from the current directory upwards]
     #[arg(short = 'C', long = "root", global = true, value_name = "DIR")]

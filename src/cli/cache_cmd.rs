@@ -31,7 +31,11 @@ pub fn cache(global: &Global, action: CacheAction) -> Result<ExitCode, Error> {
                     "cache prune needs --older-than AGE (e.g. 30d) and/or --unused; `evalgit cache clear` removes everything".into(),
                 ));
             }
-            let age = older_than.as_deref().map(parse_age).transpose().map_err(Error::Usage)?;
+            let age = older_than
+                .as_deref()
+                .map(parse_age)
+                .transpose()
+                .map_err(Error::Usage)?;
             let keep: Option<HashSet<_>> = if unused {
                 let (project, source) = global.load()?;
                 let jobs = runner::expand_jobs(&project, &source, &JobFilter::default())?;
@@ -68,21 +72,33 @@ pub fn cache(global: &Global, action: CacheAction) -> Result<ExitCode, Error> {
 /// `30d`, `12h`, `90m`, `45s`, or a bare number of days.
 pub fn parse_age(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (num, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = num.parse().map_err(|_| format!("invalid age `{text}`: use e.g. 30d, 12h, 90m"))?;
+    let (num, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid age `{text}`: use e.g. 30d, 12h, 90m"))?;
     let secs = match unit {
         "" | "d" => n * 86_400,
         "h" => n * 3_600,
         "m" => n * 60,
         "s" => n,
         "w" => n * 7 * 86_400,
-        _ => return Err(format!("invalid age `{text}`: the unit must be d, h, m, s or w")),
+        _ => {
+            return Err(format!(
+                "invalid age `{text}`: the unit must be d, h, m, s or w"
+            ));
+        }
     };
     Ok(Duration::from_secs(secs))
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn human_bytes(b: u64) -> String {

@@ -10,10 +10,13 @@ use crate::{Error, ExitCode};
 pub fn comment(args: CommentArgs) -> Result<ExitCode, Error> {
     let body = if args.body_file.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io("cannot read the body from stdin", e))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::io("cannot read the body from stdin", e))?;
         s
     } else {
-        std::fs::read_to_string(&args.body_file).map_err(|e| Error::io_path("read", &args.body_file, e))?
+        std::fs::read_to_string(&args.body_file)
+            .map_err(|e| Error::io_path("read", &args.body_file, e))?
     };
     if args.dry_run {
         print!("{body}");
@@ -29,7 +32,9 @@ pub fn comment(args: CommentArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::Passed);
     }
     let env = github::env::process_env();
-    let event = env.get("GITHUB_EVENT_PATH").and_then(|p| std::fs::read_to_string(p).ok());
+    let event = env
+        .get("GITHUB_EVENT_PATH")
+        .and_then(|p| std::fs::read_to_string(p).ok());
     let gh = GitHubEnv::from_env_and_event(&env, event.as_deref());
     let mut target = gh.comment_target(args.repo.as_deref(), args.pr)?;
     if args.api_url.is_some() {
@@ -39,12 +44,16 @@ pub fn comment(args: CommentArgs) -> Result<ExitCode, Error> {
         Error::Usage("no GitHub token: set GITHUB_TOKEN (in Actions: `env: GITHUB_TOKEN: ${{ github.token }}`)".into())
     })?;
     let rt = runtime()?;
-    let outcome = rt.block_on(github::post_comment(&target, &token, &args.tag, mode, &body))?;
+    let outcome = rt.block_on(github::post_comment(
+        &target, &token, &args.tag, mode, &body,
+    ))?;
     let where_ = format!("{}/{}#{}", target.owner, target.repo, target.pr);
     match outcome {
         CommentOutcome::Created(id) => println!("comment: created {id} on {where_}"),
         CommentOutcome::Updated(id) => println!("comment: updated {id} on {where_}"),
-        CommentOutcome::Unchanged(id) => println!("comment: {id} on {where_} is already up to date"),
+        CommentOutcome::Unchanged(id) => {
+            println!("comment: {id} on {where_} is already up to date")
+        }
         CommentOutcome::Skipped => println!("comment: mode off, nothing posted"),
         CommentOutcome::NoPermission(msg) => eprintln!("comment: not posted: {msg}"),
     }

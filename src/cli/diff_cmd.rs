@@ -19,18 +19,25 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
     let ci = in_ci();
 
     // Head: the working tree, or a revision.
-    let (mut head_project, head_source, head_label): (Project, Arc<dyn Source>, String) = match &args.head {
-        None => {
-            let source = WorkTree::new(&root);
-            let project = config::load(&source, &global.load_options(&root))?;
-            (project, Arc::new(source), "working tree".to_string())
-        }
-        Some(rev) => {
-            let at = load_at(global, &root, rev)?;
-            let project = at.project.ok_or_else(|| Error::Usage(format!("there is no {} at {rev}", config::SETTINGS_FILE)))?;
-            (project, at.source, format!("{rev} ({})", &at.commit[..at.commit.len().min(10)]))
-        }
-    };
+    let (mut head_project, head_source, head_label): (Project, Arc<dyn Source>, String) =
+        match &args.head {
+            None => {
+                let source = WorkTree::new(&root);
+                let project = config::load(&source, &global.load_options(&root))?;
+                (project, Arc::new(source), "working tree".to_string())
+            }
+            Some(rev) => {
+                let at = load_at(global, &root, rev)?;
+                let project = at.project.ok_or_else(|| {
+                    Error::Usage(format!("there is no {} at {rev}", config::SETTINGS_FILE))
+                })?;
+                (
+                    project,
+                    at.source,
+                    format!("{rev} ({})", &at.commit[..at.commit.len().min(10)]),
+                )
+            }
+        };
     if let Some(cap) = args.max_run_usd {
         head_project.settings.budget.max_run_usd = Some(cap);
     }
@@ -53,10 +60,17 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
 
     // Head run: record snapshots only for the working tree, never in CI.
     let head_jobs = runner::expand_jobs(&head_project, head_source.as_ref(), &filter)?;
-    let results_path = args.output.output.clone().unwrap_or_else(|| root.join(".evalgit/results.jsonl"));
+    let results_path = args
+        .output
+        .output
+        .clone()
+        .unwrap_or_else(|| root.join(".evalgit/results.jsonl"));
     let replay: Option<Arc<dyn ReplaySource>> = match &args.head {
         None => None,
-        Some(_) => Some(Arc::new(SourceSnapshots::new(head_source.clone(), &head_project.settings.snapshots_dir))),
+        Some(_) => Some(Arc::new(SourceSnapshots::new(
+            head_source.clone(),
+            &head_project.settings.snapshots_dir,
+        ))),
     };
     let settings = ExecuteSettings {
         color: global.color,
@@ -67,20 +81,34 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         shard: filter.shard,
         replay,
     };
-    let options = RunOptions { no_cache: args.no_cache, offline: args.offline, judge_retries: 2, ..Default::default() };
+    let options = RunOptions {
+        no_cache: args.no_cache,
+        offline: args.offline,
+        judge_retries: 2,
+        ..Default::default()
+    };
     let executed = execute_jobs(&head_project, head_jobs, options, &settings)?;
-    let verdict = super::verdict::verdict_for(&head_project, &executed.outcome.results, Some(&base_results), executed.outcome.budget.clone());
+    let verdict = super::verdict::verdict_for(
+        &head_project,
+        &executed.outcome.results,
+        Some(&base_results),
+        executed.outcome.budget.clone(),
+    );
     let diffs = super::verdict::output_diffs(Some(&base_results), &executed.outcome.results);
     let markdown = super::verdict::markdown(&verdict, diffs, "evalgit");
 
     // Outputs.
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))?
+        );
     } else {
         print!("{}", crate::report::verdict_text::render(&verdict));
     }
     if let Some(path) = &args.json_out {
-        let text = serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))?;
         std::fs::write(path, text + "\n").map_err(|e| Error::io_path("write", path, e))?;
     }
     if let Some(path) = &args.output.markdown {
@@ -101,14 +129,30 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
     }
     let code = verdict.exit_code();
     if let Some(out) = &gh.output {
-        let regressions = verdict.changes.iter().filter(|c| c.kind == crate::policy::ChangeKind::NewlyFailing).count().to_string();
-        let cost_delta = verdict.base_total_cost_usd.map(|b| format!("{:.6}", verdict.total_cost_usd - b)).unwrap_or_default();
+        let regressions = verdict
+            .changes
+            .iter()
+            .filter(|c| c.kind == crate::policy::ChangeKind::NewlyFailing)
+            .count()
+            .to_string();
+        let cost_delta = verdict
+            .base_total_cost_usd
+            .map(|b| format!("{:.6}", verdict.total_cost_usd - b))
+            .unwrap_or_default();
         github::write_outputs(
             out,
-            &[("verdict", super::run_cmd::verdict_word(code)), ("cost-delta", &cost_delta), ("regressions", &regressions)],
+            &[
+                ("verdict", super::run_cmd::verdict_word(code)),
+                ("cost-delta", &cost_delta),
+                ("regressions", &regressions),
+            ],
         )?;
     }
-    let super::run_cmd::Executed { outcome, mut writer, .. } = executed;
+    let super::run_cmd::Executed {
+        outcome,
+        mut writer,
+        ..
+    } = executed;
     writer.summary(&RunSummary {
         suites: verdict.suites.iter().map(|s| s.head.clone()).collect(),
         budget: outcome.budget.clone(),
@@ -119,20 +163,38 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         exit_code: code.code(),
     });
     writer.finish()?;
-    Ok(if outcome.interrupted { ExitCode::GateFailed } else { code })
+    Ok(if outcome.interrupted {
+        ExitCode::GateFailed
+    } else {
+        code
+    })
 }
 
 /// The baseline: the base revision's scenarios, replayed from the cache and the snapshots
 /// committed at that revision; what neither has is run (unless `--offline`).
-fn run_base(at: &AtRevision, filter: &runner::JobFilter, args: &DiffArgs, global: &Global) -> Result<Vec<ScenarioResult>, Error> {
+fn run_base(
+    at: &AtRevision,
+    filter: &runner::JobFilter,
+    args: &DiffArgs,
+    global: &Global,
+) -> Result<Vec<ScenarioResult>, Error> {
     let Some(project) = &at.project else {
-        eprintln!("note: no {} at {}: every scenario is new", config::SETTINGS_FILE, at.rev);
+        eprintln!(
+            "note: no {} at {}: every scenario is new",
+            config::SETTINGS_FILE,
+            at.rev
+        );
         return Ok(Vec::new());
     };
     let mut base_filter = filter.clone();
-    base_filter.suites.retain(|s| project.suites.iter().any(|x| &x.name == s));
+    base_filter
+        .suites
+        .retain(|s| project.suites.iter().any(|x| &x.name == s));
     let jobs = runner::expand_jobs(project, at.source.as_ref(), &base_filter)?;
-    let replay: Arc<dyn ReplaySource> = Arc::new(SourceSnapshots::new(at.source.clone(), &project.settings.snapshots_dir));
+    let replay: Arc<dyn ReplaySource> = Arc::new(SourceSnapshots::new(
+        at.source.clone(),
+        &project.settings.snapshots_dir,
+    ));
     let base_path = project.root.join(".evalgit/base-results.jsonl");
     let settings = ExecuteSettings {
         color: global.color,
@@ -143,10 +205,16 @@ fn run_base(at: &AtRevision, filter: &runner::JobFilter, args: &DiffArgs, global
         shard: filter.shard,
         replay: Some(replay),
     };
-    let options = RunOptions { offline: args.offline, judge_retries: 2, ..Default::default() };
+    let options = RunOptions {
+        offline: args.offline,
+        judge_retries: 2,
+        ..Default::default()
+    };
     eprintln!("baseline {}:", at.rev);
     let executed = execute_jobs(project, jobs, options, &settings)?;
-    let super::run_cmd::Executed { outcome, writer, .. } = executed;
+    let super::run_cmd::Executed {
+        outcome, writer, ..
+    } = executed;
     writer.finish()?;
     Ok(outcome.results)
 }

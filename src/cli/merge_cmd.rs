@@ -16,7 +16,10 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
     for path in &args.inputs {
         let file = read_results(path)?;
         if file.summary.is_none() {
-            eprintln!("warning: {} has no summary line: that shard was interrupted; merging what it finished", path.display());
+            eprintln!(
+                "warning: {} has no summary line: that shard was interrupted; merging what it finished",
+                path.display()
+            );
         }
         for r in file.scenarios {
             let key = r.key();
@@ -37,10 +40,19 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
             summaries.push(s);
         }
     }
-    let results = super::verdict::order_results_in(project.as_ref(), by_key.into_values().collect());
+    let results =
+        super::verdict::order_results_in(project.as_ref(), by_key.into_values().collect());
     let info = RunInfo {
-        run_id: runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>().join("+"),
-        started_at: runs.iter().map(|r| r.started_at.clone()).min().unwrap_or_default(),
+        run_id: runs
+            .iter()
+            .map(|r| r.run_id.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+        started_at: runs
+            .iter()
+            .map(|r| r.started_at.clone())
+            .min()
+            .unwrap_or_default(),
         evalgit_version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: runs.first().and_then(|r| r.git_commit.clone()),
         profile: runs.first().and_then(|r| r.profile.clone()),
@@ -76,10 +88,18 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         exit_code: code.code(),
     });
     writer.finish()?;
-    println!("merged {} scenarios from {} files into {}", results.len(), args.inputs.len(), args.output.display());
+    println!(
+        "merged {} scenarios from {} files into {}",
+        results.len(),
+        args.inputs.len(),
+        args.output.display()
+    );
     if let Some(junit) = &args.junit {
-        let started = time::OffsetDateTime::parse(&info.started_at, &time::format_description::well_known::Rfc3339)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let started = time::OffsetDateTime::parse(
+            &info.started_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         crate::report::write_junit(&results, started, junit)?;
     }
     if let Some(md) = &args.markdown {

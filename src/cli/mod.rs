@@ -7,11 +7,11 @@ mod comment_cmd;
 mod diff_cmd;
 mod merge_cmd;
 mod plan_cmd;
-mod revision;
-mod verdict;
 mod report_cmd;
+mod revision;
 mod run_cmd;
 mod snapshot_cmd;
+mod verdict;
 mod workspace;
 
 use std::io::IsTerminal;
@@ -29,7 +29,9 @@ pub fn main() -> std::process::ExitCode {
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let code = match dispatch(cli, color) {
         Ok(code) => code,
@@ -42,7 +44,11 @@ pub fn main() -> std::process::ExitCode {
 }
 
 fn dispatch(cli: Cli, color: bool) -> Result<ExitCode, crate::Error> {
-    let global = workspace::Global { root: cli.root, profile: cli.profile, color };
+    let global = workspace::Global {
+        root: cli.root,
+        profile: cli.profile,
+        color,
+    };
     match cli.command {
         Command::Init { dir } => workspace::init(&global, dir),
         Command::Validate => workspace::validate(&global),
@@ -61,7 +67,11 @@ fn dispatch(cli: Cli, color: bool) -> Result<ExitCode, crate::Error> {
 
 /// The one place errors are printed.
 fn render_error(e: &crate::Error, color: bool) {
-    let label = if color { "\x1b[31merror\x1b[0m" } else { "error" };
+    let label = if color {
+        "\x1b[31merror\x1b[0m"
+    } else {
+        "error"
+    };
     match e {
         crate::Error::Config(diagnostics) => eprintln!("{diagnostics}"),
         other => eprintln!("{label}: {other}"),

@@ -20,8 +20,11 @@ use crate::{Error, ExitCode};
 /// snapshot holds on that side.
 pub fn plan_inputs(project: &Project, jobs: &JobSet, replay: &dyn ReplaySource) -> Vec<PlanInput> {
     let table = PriceTable::builtin();
-    let providers: BTreeMap<&str, Arc<crate::cache::ProviderFingerprint>> =
-        jobs.providers.iter().map(|(k, v)| (k.as_str(), Arc::new(v.clone()))).collect();
+    let providers: BTreeMap<&str, Arc<crate::cache::ProviderFingerprint>> = jobs
+        .providers
+        .iter()
+        .map(|(k, v)| (k.as_str(), Arc::new(v.clone())))
+        .collect();
     jobs.jobs
         .iter()
         .filter_map(|job| {
@@ -43,7 +46,10 @@ pub fn plan_inputs(project: &Project, jobs: &JobSet, replay: &dyn ReplaySource) 
                         all.push_str(&m.content);
                         all.push('\0');
                     }
-                    (Some(suite.file.clone()), Some(crate::cache::Fingerprint::of_bytes(all.as_bytes())))
+                    (
+                        Some(suite.file.clone()),
+                        Some(crate::cache::Fingerprint::of_bytes(all.as_bytes())),
+                    )
                 }
             };
             let fp_hex = job.fingerprint.to_hex();
@@ -59,7 +65,9 @@ pub fn plan_inputs(project: &Project, jobs: &JobSet, replay: &dyn ReplaySource) 
                 provider_fingerprint,
                 prompt_file,
                 prompt_fingerprint,
-                price: config.and_then(|c| table.lookup(c.model_name(), &project.settings.prices)).map(|(p, _)| p),
+                price: config
+                    .and_then(|c| table.lookup(c.model_name(), &project.settings.prices))
+                    .map(|(p, _)| p),
                 max_tokens: config.and_then(|c| c.params.max_tokens),
                 recorded: replay.replay(&suite.name, &scenario.id, &fp_hex).is_some(),
             })
@@ -68,17 +76,29 @@ pub fn plan_inputs(project: &Project, jobs: &JobSet, replay: &dyn ReplaySource) 
 }
 
 /// The plan of the working tree's `jobs` against revision `rev`.
-pub fn plan_against(project: &Project, jobs: &JobSet, rev: &str, filter: &JobFilter) -> Result<Plan, Error> {
-    let global = Global { root: Some(project.root.clone()), profile: project.settings.profile.clone(), color: false };
+pub fn plan_against(
+    project: &Project,
+    jobs: &JobSet,
+    rev: &str,
+    filter: &JobFilter,
+) -> Result<Plan, Error> {
+    let global = Global {
+        root: Some(project.root.clone()),
+        profile: project.settings.profile.clone(),
+        color: false,
+    };
     let at = load_at(&global, &project.root, rev)?;
     let head_store = SnapshotStore::new(&project.root, &project.settings.snapshots_dir);
     let head = plan_inputs(project, jobs, &head_store);
     let base = match &at.project {
         Some(base_project) => {
             let mut base_filter = filter.clone();
-            base_filter.suites.retain(|s| base_project.suites.iter().any(|x| &x.name == s));
+            base_filter
+                .suites
+                .retain(|s| base_project.suites.iter().any(|x| &x.name == s));
             let base_jobs = runner::expand_jobs(base_project, at.source.as_ref(), &base_filter)?;
-            let replay = SourceSnapshots::new(at.source.clone(), &base_project.settings.snapshots_dir);
+            let replay =
+                SourceSnapshots::new(at.source.clone(), &base_project.settings.snapshots_dir);
             plan_inputs(base_project, &base_jobs, &replay)
         }
         None => Vec::new(),
@@ -100,7 +120,10 @@ pub fn plan(global: &Global, args: PlanArgs) -> Result<ExitCode, Error> {
     };
     let plan = plan_against(&project, &jobs, &rev, &filter)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&plan).map_err(|e| Error::Other(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).map_err(|e| Error::Other(e.to_string()))?
+        );
     } else {
         print!("{}", plan.render_text());
     }

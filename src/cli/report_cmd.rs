@@ -9,31 +9,51 @@ pub fn report(global: &Global, args: ReportArgs) -> Result<ExitCode, Error> {
     let project = global.load().ok().map(|(p, _)| p);
     let root = match &project {
         Some(p) => p.root.clone(),
-        None => std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?,
+        None => std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the current directory", e))?,
     };
-    let results_path = args.results.clone().unwrap_or_else(|| root.join(".evalgit/results.jsonl"));
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| root.join(".evalgit/results.jsonl"));
     let head = read_results(&results_path)?;
     let base = args.base_results.as_deref().map(read_results).transpose()?;
-    let budget = head.summary.as_ref().map(|s| s.budget.clone()).unwrap_or_default();
+    let budget = head
+        .summary
+        .as_ref()
+        .map(|s| s.budget.clone())
+        .unwrap_or_default();
     let head_results = super::verdict::order_results_in(project.as_ref(), head.scenarios);
     let base_results = base.map(|b| b.scenarios);
     let verdict = match &project {
         Some(p) => super::verdict::verdict_for(p, &head_results, base_results.as_deref(), budget),
-        None => super::verdict::verdict_from_results(&head_results, base_results.as_deref(), budget),
+        None => {
+            super::verdict::verdict_from_results(&head_results, base_results.as_deref(), budget)
+        }
     };
     let text = match args.format {
-        ReportFormat::Markdown => {
-            super::verdict::markdown(&verdict, super::verdict::output_diffs(base_results.as_deref(), &head_results), "evalgit")
-        }
+        ReportFormat::Markdown => super::verdict::markdown(
+            &verdict,
+            super::verdict::output_diffs(base_results.as_deref(), &head_results),
+            "evalgit",
+        ),
         ReportFormat::Junit => {
             let started = head
                 .run
                 .as_ref()
-                .and_then(|r| time::OffsetDateTime::parse(&r.started_at, &time::format_description::well_known::Rfc3339).ok())
+                .and_then(|r| {
+                    time::OffsetDateTime::parse(
+                        &r.started_at,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .ok()
+                })
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             crate::report::render_junit(&head_results, started)
         }
-        ReportFormat::Json => serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))? + "\n",
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))? + "\n"
+        }
         ReportFormat::Text => crate::report::verdict_text::render(&verdict),
     };
     match &args.output {

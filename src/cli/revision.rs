@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::workspace::Global;
+use crate::Error;
 use crate::config::{self, Project, Source};
 use crate::git::{GitRepo, RevisionSource};
-use crate::Error;
 
 /// A project read at a revision, with the source it was read through.
 pub struct AtRevision {
@@ -23,7 +23,9 @@ fn prefix(repo: &GitRepo, root: &Path) -> PathBuf {
     let workdir = repo.workdir();
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let workdir = workdir.canonicalize().unwrap_or(workdir);
-    root.strip_prefix(&workdir).map(Path::to_path_buf).unwrap_or_default()
+    root.strip_prefix(&workdir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The default base: the merge-base of HEAD with the default branch.
@@ -31,7 +33,11 @@ pub fn default_base(repo: &GitRepo) -> Result<String, Error> {
     let branch = repo.default_branch().ok_or_else(|| {
         Error::Usage("cannot tell the default branch (no origin/HEAD, origin/main, main or master): pass the base revision, e.g. `--base main`".into())
     })?;
-    let head = repo.head_commit().ok_or_else(|| Error::Usage("the repository has no commits yet: commit first, or pass a base revision".into()))?;
+    let head = repo.head_commit().ok_or_else(|| {
+        Error::Usage(
+            "the repository has no commits yet: commit first, or pass a base revision".into(),
+        )
+    })?;
     repo.merge_base(&head, &branch)
 }
 
@@ -40,7 +46,10 @@ pub fn load_at(global: &Global, root: &Path, rev: &str) -> Result<AtRevision, Er
     let commit = repo.resolve(rev)?;
     let prefix = prefix(&repo, root);
     let source: Arc<dyn Source> = Arc::new(RevisionSource::new(Arc::new(repo), rev, prefix)?);
-    let has_settings = source.read(Path::new(config::SETTINGS_FILE)).map_err(|e| Error::Git(e.to_string()))?.is_some();
+    let has_settings = source
+        .read(Path::new(config::SETTINGS_FILE))
+        .map_err(|e| Error::Git(e.to_string()))?
+        .is_some();
     let project = if has_settings {
         let mut opts = global.load_options(root);
         opts.root = root.to_path_buf();
@@ -55,5 +64,10 @@ pub fn load_at(global: &Global, root: &Path, rev: &str) -> Result<AtRevision, Er
     } else {
         None
     };
-    Ok(AtRevision { rev: rev.to_string(), commit, source, project })
+    Ok(AtRevision {
+        rev: rev.to_string(),
+        commit,
+        source,
+        project,
+    })
 }

@@ -11,7 +11,10 @@ use crate::config::Project;
 use crate::policy::{GateLevel, GateReason, GateReasonKind, Verdict};
 use crate::report::results_file::{ResultsWriter, RunSummary};
 use crate::report::terminal::{TerminalReporter, gate_lines, summary_table};
-use crate::runner::{self, Fanout, JobFilter, JobSet, Observer, Recordings, RunInfo, RunOptions, RunOutcome, ScenarioResult, Shard};
+use crate::runner::{
+    self, Fanout, JobFilter, JobSet, Observer, Recordings, RunInfo, RunOptions, RunOutcome,
+    ScenarioResult, Shard,
+};
 use crate::snapshot::{ReplaySource, SnapshotStatus, SnapshotStore, WriteMode};
 use crate::{Error, ExitCode};
 
@@ -23,17 +26,31 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
     let filter = job_filter(&project, &args.select)?;
     let jobs = runner::expand_jobs(&project, &source, &filter)?;
 
-    let mut options = RunOptions { no_cache: args.no_cache, offline: args.offline, judge_retries: 2, ..Default::default() };
+    let mut options = RunOptions {
+        no_cache: args.no_cache,
+        offline: args.offline,
+        judge_retries: 2,
+        ..Default::default()
+    };
     if let Some(rev) = &args.affected_since {
         let plan = super::plan_cmd::plan_against(&project, &jobs, rev, &filter)?;
         options.only_call = Some(plan.affected_keys());
-        options.only_call_reason =
-            Some(format!("not affected since {rev} and not recorded: run without --affected-since to record it"));
+        options.only_call_reason = Some(format!(
+            "not affected since {rev} and not recorded: run without --affected-since to record it"
+        ));
     }
 
     let check = args.check || in_ci();
-    let unreferenced = args.unreferenced.unwrap_or(if check { Unreferenced::Warn } else { Unreferenced::Ignore });
-    let results_path = args.output.output.clone().unwrap_or_else(|| project.root.join(".evalgit/results.jsonl"));
+    let unreferenced = args.unreferenced.unwrap_or(if check {
+        Unreferenced::Warn
+    } else {
+        Unreferenced::Ignore
+    });
+    let results_path = args
+        .output
+        .output
+        .clone()
+        .unwrap_or_else(|| project.root.join(".evalgit/results.jsonl"));
     let settings = ExecuteSettings {
         color: global.color,
         verbose: args.verbose,
@@ -44,18 +61,46 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         replay: None,
     };
     let executed = execute_jobs(&project, jobs, options, &settings)?;
-    let mut verdict = super::verdict::verdict_for(&project, &executed.outcome.results, None, executed.outcome.budget.clone());
-    snapshot_gate(&executed, &mut verdict, &project, &filter, check, unreferenced)?;
+    let mut verdict = super::verdict::verdict_for(
+        &project,
+        &executed.outcome.results,
+        None,
+        executed.outcome.budget.clone(),
+    );
+    snapshot_gate(
+        &executed,
+        &mut verdict,
+        &project,
+        &filter,
+        check,
+        unreferenced,
+    )?;
     if !check {
-        let pending = executed.statuses.iter().filter(|(_, _, s)| matches!(s, SnapshotStatus::New | SnapshotStatus::Changed)).count();
+        let pending = executed
+            .statuses
+            .iter()
+            .filter(|(_, _, s)| matches!(s, SnapshotStatus::New | SnapshotStatus::Changed))
+            .count();
         if pending > 0 {
-            eprintln!("snapshots: {pending} new or changed (.snap.new written): review them with `evalgit review` or `evalgit accept`");
+            eprintln!(
+                "snapshots: {pending} new or changed (.snap.new written): review them with `evalgit review` or `evalgit accept`"
+            );
         }
     }
     let interrupted = executed.outcome.interrupted;
     let diffs = pending_diffs(&executed);
-    finish(executed, &verdict, diffs, &args.output.junit, &args.output.markdown)?;
-    Ok(if interrupted { ExitCode::GateFailed } else { verdict.exit_code() })
+    finish(
+        executed,
+        &verdict,
+        diffs,
+        &args.output.junit,
+        &args.output.markdown,
+    )?;
+    Ok(if interrupted {
+        ExitCode::GateFailed
+    } else {
+        verdict.exit_code()
+    })
 }
 
 /// `--suite`, `--filter`, `--shard` into a filter, checking the suites exist.
@@ -63,11 +108,23 @@ pub fn job_filter(project: &Project, select: &SelectArgs) -> Result<JobFilter, E
     for s in &select.suites {
         if !project.suites.iter().any(|suite| &suite.name == s) {
             let known: Vec<&str> = project.suites.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::Usage(format!("no suite `{s}`: the suites are {}", known.join(", "))));
+            return Err(Error::Usage(format!(
+                "no suite `{s}`: the suites are {}",
+                known.join(", ")
+            )));
         }
     }
-    let shard = select.shard.as_deref().map(Shard::parse).transpose().map_err(Error::Usage)?;
-    Ok(JobFilter { suites: select.suites.clone(), ids: select.filters.clone(), shard })
+    let shard = select
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(Error::Usage)?;
+    Ok(JobFilter {
+        suites: select.suites.clone(),
+        ids: select.filters.clone(),
+        shard,
+    })
 }
 
 /// A finished execution: the results, the open results file (its summary line is written
@@ -90,7 +147,9 @@ struct SnapshotRecorder<'a> {
 impl Observer for SnapshotRecorder<'_> {
     fn scenario_finished(&mut self, result: &ScenarioResult) {
         match self.store.record(result, self.mode) {
-            Ok(status) => self.statuses.push((result.suite.clone(), result.id.clone(), status)),
+            Ok(status) => self
+                .statuses
+                .push((result.suite.clone(), result.id.clone(), status)),
             Err(e) => self.errors.push(e.to_string()),
         }
     }
@@ -111,15 +170,25 @@ pub struct ExecuteSettings<'a> {
 }
 
 /// Runs the jobs with the terminal reporter, the results file and the snapshot recorder.
-pub fn execute_jobs(project: &Project, jobs: JobSet, options: RunOptions, settings: &ExecuteSettings<'_>) -> Result<Executed, Error> {
+pub fn execute_jobs(
+    project: &Project,
+    jobs: JobSet,
+    options: RunOptions,
+    settings: &ExecuteSettings<'_>,
+) -> Result<Executed, Error> {
     let (started, started_text) = now_rfc3339();
     let cache = Arc::new(ResponseCache::open(&project.root)?);
-    let snapshots = Arc::new(SnapshotStore::new(&project.root, &project.settings.snapshots_dir));
+    let snapshots = Arc::new(SnapshotStore::new(
+        &project.root,
+        &project.settings.snapshots_dir,
+    ));
     let info = RunInfo {
         run_id: run_id(&started_text),
         started_at: started_text,
         evalgit_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: crate::git::GitRepo::discover(&project.root).ok().and_then(|r| r.head_commit()),
+        git_commit: crate::git::GitRepo::discover(&project.root)
+            .ok()
+            .and_then(|r| r.head_commit()),
         profile: project.settings.profile.clone(),
         scenarios: 0,
         samples: 0,
@@ -130,7 +199,11 @@ pub fn execute_jobs(project: &Project, jobs: JobSet, options: RunOptions, settin
     let mut writer = ResultsWriter::create(settings.results_path)?;
     let mut recorder = SnapshotRecorder {
         store: &snapshots,
-        mode: if settings.check { WriteMode::Check } else { WriteMode::Write },
+        mode: if settings.check {
+            WriteMode::Check
+        } else {
+            WriteMode::Write
+        },
         statuses: Vec::new(),
         errors: Vec::new(),
     };
@@ -138,7 +211,10 @@ pub fn execute_jobs(project: &Project, jobs: JobSet, options: RunOptions, settin
         Some(r) => r.clone(),
         None => snapshots.clone(),
     };
-    let recordings = Recordings { cache: Some(cache), snapshots: Some(replay) };
+    let recordings = Recordings {
+        cache: Some(cache),
+        snapshots: Some(replay),
+    };
     let rt = runtime()?;
     let outcome = {
         let mut observers: Vec<&mut dyn Observer> = vec![&mut terminal, &mut writer];
@@ -146,14 +222,28 @@ pub fn execute_jobs(project: &Project, jobs: JobSet, options: RunOptions, settin
             observers.push(&mut recorder);
         }
         let mut fan = Fanout(observers);
-        rt.block_on(runner::execute(Arc::new(project.clone()), jobs.jobs, jobs.providers, recordings, options, info, &mut fan))?
+        rt.block_on(runner::execute(
+            Arc::new(project.clone()),
+            jobs.jobs,
+            jobs.providers,
+            recordings,
+            options,
+            info,
+            &mut fan,
+        ))?
     };
     terminal.finish();
     for e in &recorder.errors {
         eprintln!("warning: snapshot not recorded: {e}");
     }
     let statuses = std::mem::take(&mut recorder.statuses);
-    Ok(Executed { outcome, writer, statuses, started, snapshots })
+    Ok(Executed {
+        outcome,
+        writer,
+        statuses,
+        started,
+        snapshots,
+    })
 }
 
 /// In `--check` mode, differing and missing snapshots fail the gate; unreferenced snapshots
@@ -210,11 +300,21 @@ pub fn snapshot_gate(
     // Unreferenced snapshots only make sense when every scenario was selected.
     let complete = filter.suites.is_empty() && filter.ids.is_empty() && filter.shard.is_none();
     if complete && unreferenced != Unreferenced::Ignore {
-        let known: BTreeSet<(String, String)> =
-            project.suites.iter().flat_map(|s| s.scenarios.iter().map(move |c| (s.name.clone(), c.id.clone()))).collect();
+        let known: BTreeSet<(String, String)> = project
+            .suites
+            .iter()
+            .flat_map(|s| {
+                s.scenarios
+                    .iter()
+                    .map(move |c| (s.name.clone(), c.id.clone()))
+            })
+            .collect();
         let stale = executed.snapshots.unreferenced(&known)?;
         if !stale.is_empty() {
-            let names: Vec<String> = stale.iter().map(|p| executed.snapshots.display(p)).collect();
+            let names: Vec<String> = stale
+                .iter()
+                .map(|p| executed.snapshots.display(p))
+                .collect();
             match unreferenced {
                 Unreferenced::Delete if !check => {
                     executed.snapshots.delete(&stale)?;
@@ -243,7 +343,11 @@ pub fn snapshot_gate(
 }
 
 fn list(items: &[String]) -> String {
-    if items.len() <= 8 { items.join(", ") } else { format!("{} and {} more", items[..8].join(", "), items.len() - 8) }
+    if items.len() <= 8 {
+        items.join(", ")
+    } else {
+        format!("{} and {} more", items[..8].join(", "), items.len() - 8)
+    }
 }
 
 /// Prints the summary and gate, writes the results summary line, JUnit and Markdown.
@@ -254,7 +358,12 @@ pub fn finish(
     junit: &Option<PathBuf>,
     markdown: &Option<PathBuf>,
 ) -> Result<(), Error> {
-    let Executed { outcome, mut writer, started, .. } = executed;
+    let Executed {
+        outcome,
+        mut writer,
+        started,
+        ..
+    } = executed;
     let suites: Vec<_> = verdict.suites.iter().map(|s| s.head.clone()).collect();
     let all: Vec<&ScenarioResult> = outcome.results.iter().collect();
     let total = crate::policy::suite_stats("total", &all);
@@ -267,7 +376,11 @@ pub fn finish(
         );
     }
     eprint!("{}", gate_lines(&verdict.gate));
-    let code = if outcome.interrupted { ExitCode::GateFailed } else { verdict.exit_code() };
+    let code = if outcome.interrupted {
+        ExitCode::GateFailed
+    } else {
+        verdict.exit_code()
+    };
     writer.summary(&RunSummary {
         suites,
         budget: outcome.budget.clone(),
@@ -308,19 +421,37 @@ fn run_id(started: &str) -> String {
 
 /// Diffs of the outputs that differ from their accepted snapshots, for the Markdown report.
 fn pending_diffs(executed: &Executed) -> Vec<(String, String)> {
-    let by_key: std::collections::HashMap<(String, String), &ScenarioResult> =
-        executed.outcome.results.iter().map(|r| (r.key(), r)).collect();
+    let by_key: std::collections::HashMap<(String, String), &ScenarioResult> = executed
+        .outcome
+        .results
+        .iter()
+        .map(|r| (r.key(), r))
+        .collect();
     let mut out = Vec::new();
     for (suite, id, status) in &executed.statuses {
         if *status != SnapshotStatus::Changed {
             continue;
         }
-        let Some(result) = by_key.get(&(suite.clone(), id.clone())) else { continue };
-        let Ok(Some(accepted)) = executed.snapshots.accepted(suite, id) else { continue };
-        let old = accepted.samples.first().map(|s| s.output.as_str()).unwrap_or("");
+        let Some(result) = by_key.get(&(suite.clone(), id.clone())) else {
+            continue;
+        };
+        let Ok(Some(accepted)) = executed.snapshots.accepted(suite, id) else {
+            continue;
+        };
+        let old = accepted
+            .samples
+            .first()
+            .map(|s| s.output.as_str())
+            .unwrap_or("");
         let new = result.output().unwrap_or("");
         let diff = similar::TextDiff::from_lines(old, new);
-        out.push((format!("{suite}/{id}"), diff.unified_diff().context_radius(3).header("accepted", "new").to_string()));
+        out.push((
+            format!("{suite}/{id}"),
+            diff.unified_diff()
+                .context_radius(3)
+                .header("accepted", "new")
+                .to_string(),
+        ));
     }
     out
 }

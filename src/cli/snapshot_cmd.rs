@@ -5,7 +5,10 @@ use super::workspace::Global;
 use crate::snapshot::{self, Filter, SnapshotStore};
 use crate::{Error, ExitCode};
 
-fn store_and_filter(global: &Global, args: SnapshotFilterArgs) -> Result<(SnapshotStore, Filter), Error> {
+fn store_and_filter(
+    global: &Global,
+    args: SnapshotFilterArgs,
+) -> Result<(SnapshotStore, Filter), Error> {
     let (project, _) = global.load()?;
     let store = SnapshotStore::new(&project.root, &project.settings.snapshots_dir);
     Ok((store, Filter::new(args.suites, args.ids, args.patterns)))
@@ -42,6 +45,10 @@ fn report(verb: &str, done: &[(String, String)], filter: &Filter) {
             println!("no pending snapshots match the filter");
         }
     } else {
-        println!("{verb} {} snapshot{}", done.len(), if done.len() == 1 { "" } else { "s" });
+        println!(
+            "{verb} {} snapshot{}",
+            done.len(),
+            if done.len() == 1 { "" } else { "s" }
+        );
     }
 }

@@ -3,55 +3,107 @@
 
 use std::collections::HashMap;
 
-use crate::config::{GatePolicy, BudgetPolicy, Project};
+use crate::config::{BudgetPolicy, GatePolicy, Project};
 use crate::policy::{self, BudgetReport, SuiteGateConfig, Verdict};
 use crate::runner::ScenarioResult;
 
 /// The verdict for head results (and a baseline, when there is one) under the project's
 /// gate and budget policy.
-pub fn verdict_for(project: &Project, head: &[ScenarioResult], base: Option<&[ScenarioResult]>, budget: BudgetReport) -> Verdict {
-    let suites: Vec<SuiteGateConfig> =
-        project.suites.iter().map(|s| SuiteGateConfig::from_suite(s, &project.settings)).collect();
-    policy::decide(head, base, &suites, &project.settings.gate, &project.settings.budget, budget)
+pub fn verdict_for(
+    project: &Project,
+    head: &[ScenarioResult],
+    base: Option<&[ScenarioResult]>,
+    budget: BudgetReport,
+) -> Verdict {
+    let suites: Vec<SuiteGateConfig> = project
+        .suites
+        .iter()
+        .map(|s| SuiteGateConfig::from_suite(s, &project.settings))
+        .collect();
+    policy::decide(
+        head,
+        base,
+        &suites,
+        &project.settings.gate,
+        &project.settings.budget,
+        budget,
+    )
 }
 
 /// The verdict when no project configuration is at hand (default gate policy).
-pub fn verdict_from_results(head: &[ScenarioResult], base: Option<&[ScenarioResult]>, budget: BudgetReport) -> Verdict {
-    policy::decide(head, base, &[], &GatePolicy::default(), &BudgetPolicy::default(), budget)
+pub fn verdict_from_results(
+    head: &[ScenarioResult],
+    base: Option<&[ScenarioResult]>,
+    budget: BudgetReport,
+) -> Verdict {
+    policy::decide(
+        head,
+        base,
+        &[],
+        &GatePolicy::default(),
+        &BudgetPolicy::default(),
+        budget,
+    )
 }
 
 /// Results in project order (suite file order, then scenario order), unknown ones last by key.
-pub fn order_results_in(project: Option<&Project>, mut results: Vec<ScenarioResult>) -> Vec<ScenarioResult> {
+pub fn order_results_in(
+    project: Option<&Project>,
+    mut results: Vec<ScenarioResult>,
+) -> Vec<ScenarioResult> {
     let order: HashMap<(String, String), (usize, usize)> = match project {
         Some(p) => p
             .suites
             .iter()
             .enumerate()
-            .flat_map(|(si, s)| s.scenarios.iter().enumerate().map(move |(ci, c)| ((s.name.clone(), c.id.clone()), (si, ci))))
+            .flat_map(|(si, s)| {
+                s.scenarios
+                    .iter()
+                    .enumerate()
+                    .map(move |(ci, c)| ((s.name.clone(), c.id.clone()), (si, ci)))
+            })
             .collect(),
         None => HashMap::new(),
     };
     results.sort_by(|a, b| {
-        let ka = order.get(&a.key()).copied().unwrap_or((usize::MAX, usize::MAX));
-        let kb = order.get(&b.key()).copied().unwrap_or((usize::MAX, usize::MAX));
+        let ka = order
+            .get(&a.key())
+            .copied()
+            .unwrap_or((usize::MAX, usize::MAX));
+        let kb = order
+            .get(&b.key())
+            .copied()
+            .unwrap_or((usize::MAX, usize::MAX));
         ka.cmp(&kb).then_with(|| a.key().cmp(&b.key()))
     });
     results
 }
 
 /// Unified diffs of outputs that changed between base and head, for the comment.
-pub fn output_diffs(base: Option<&[ScenarioResult]>, head: &[ScenarioResult]) -> Vec<(String, String)> {
+pub fn output_diffs(
+    base: Option<&[ScenarioResult]>,
+    head: &[ScenarioResult],
+) -> Vec<(String, String)> {
     let Some(base) = base else { return Vec::new() };
-    let base_by: HashMap<(String, String), &ScenarioResult> = base.iter().map(|r| (r.key(), r)).collect();
+    let base_by: HashMap<(String, String), &ScenarioResult> =
+        base.iter().map(|r| (r.key(), r)).collect();
     let mut out = Vec::new();
     for h in head {
-        let Some(b) = base_by.get(&h.key()) else { continue };
-        let (Some(old), Some(new)) = (b.output(), h.output()) else { continue };
+        let Some(b) = base_by.get(&h.key()) else {
+            continue;
+        };
+        let (Some(old), Some(new)) = (b.output(), h.output()) else {
+            continue;
+        };
         if old == new {
             continue;
         }
         let diff = similar::TextDiff::from_lines(old, new);
-        let text = diff.unified_diff().context_radius(3).header("base", "head").to_string();
+        let text = diff
+            .unified_diff()
+            .context_radius(3)
+            .header("base", "head")
+            .to_string();
         out.push((format!("{}/{}", h.suite, h.id), text));
     }
     out
@@ -59,6 +111,10 @@ pub fn output_diffs(base: Option<&[ScenarioResult]>, head: &[ScenarioResult]) ->
 
 /// The Markdown report (the PR comment body).
 pub fn markdown(verdict: &Verdict, diffs: Vec<(String, String)>, tag: &str) -> String {
-    let opts = crate::report::CommentOptions { tag: tag.to_string(), snapshot_diffs: diffs, ..Default::default() };
+    let opts = crate::report::CommentOptions {
+        tag: tag.to_string(),
+        snapshot_diffs: diffs,
+        ..Default::default()
+    };
     crate::report::render_comment(verdict, &opts)
 }

@@ -26,7 +26,8 @@ impl Global {
             }
             return Ok(root.clone());
         }
-        let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the current directory", e))?;
         config::find_root(&cwd).ok_or_else(|| {
             Error::Usage(format!(
                 "no {} in {} or any parent directory: run `evalgit init` to create one, or pass --root DIR",
@@ -55,7 +56,8 @@ impl Global {
 pub fn init(_global: &Global, dir: Option<PathBuf>) -> Result<ExitCode, Error> {
     let dir = match dir {
         Some(d) => d,
-        None => std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?,
+        None => std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the current directory", e))?,
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io_path("create", &dir, e))?;
     let written = config::write_starter(&dir)?;
@@ -114,7 +116,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// RFC 3339 timestamp, UTC, to the second.
 pub fn now_rfc3339() -> (time::OffsetDateTime, String) {
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    let text = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let text = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     (now, text)
 }

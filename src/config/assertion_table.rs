@@ -19,6 +19,9 @@ pub(crate) struct AssertCtx<'a> {
     /// False when `evalgit.toml` could not be read: provider names are then not checked,
     /// to avoid a cascade of "unknown provider" errors.
     pub check_providers: bool,
+    /// Regexes already compiled in this suite: the same pattern on 10,000 scenarios is
+    /// compiled once (compiling dominated loading large suites).
+    pub regexes: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>>,
 }
 
 const COMMON: &[&str] = &["type", "weight"];
@@ -27,7 +30,8 @@ const COMMON: &[&str] = &["type", "weight"];
 fn kind_keys(kind: AssertKind) -> &'static [&'static str] {
     use AssertKind::*;
     match kind {
-        Equals | Contains | Icontains | StartsWith | ContainsAny | ContainsAll | Regex | MaxLatencyMs | MaxCost => &["value"],
+        Equals | Contains | Icontains | StartsWith | ContainsAny | ContainsAll | Regex
+        | MaxLatencyMs | MaxCost => &["value"],
         IsJson | ContainsJson | JsonSchema => &["value"],
         JsonPath => &["path", "value"],
         WordCount | Length => &["min", "max"],
@@ -37,14 +41,27 @@ fn kind_keys(kind: AssertKind) -> &'static [&'static str] {
 }
 
 fn type_list() -> String {
-    AssertKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+    AssertKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads one assertion; `None` (with diagnostics recorded) when it is unusable.
-pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx: &AssertCtx<'_>) -> Option<AssertionSpec> {
+pub(crate) fn read_assertion(
+    cx: &mut FileCx<'_>,
+    node: &Node,
+    path: &str,
+    actx: &AssertCtx<'_>,
+) -> Option<AssertionSpec> {
     let table = cx.table(node, path)?;
     let Some(type_entry) = get(table, "type") else {
-        cx.error(&node.span, path, "assertion has no `type`").help(format!("add e.g. `type = \"contains\"`; types: {}", type_list()));
+        cx.error(&node.span, path, "assertion has no `type`")
+            .help(format!(
+                "add e.g. `type = \"contains\"`; types: {}",
+                type_list()
+            ));
         return None;
     };
     let type_path = join(path, "type");
@@ -56,11 +73,17 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
     let Some(kind) = AssertKind::from_name(base) else {
         let names: Vec<&str> = AssertKind::ALL.iter().map(|k| k.name()).collect();
         let msg = match did_you_mean(base, &names) {
-            Some(m) => format!("unknown assertion type `{type_name}` (did you mean `{}{m}`?)", if negate { "not-" } else { "" }),
+            Some(m) => format!(
+                "unknown assertion type `{type_name}` (did you mean `{}{m}`?)",
+                if negate { "not-" } else { "" }
+            ),
             None => format!("unknown assertion type `{type_name}`"),
         };
         cx.error(&type_entry.value.span, &type_path, msg)
-            .help(format!("valid types: {}; any of them can be negated with a `not-` prefix", type_list()));
+            .help(format!(
+                "valid types: {}; any of them can be negated with a `not-` prefix",
+                type_list()
+            ));
         return None;
     };
     let mut spec = AssertionSpec::new(kind);
@@ -75,10 +98,27 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
         ok = false;
         let mut all: Vec<&str> = COMMON.to_vec();
         all.extend_from_slice(allowed);
-        let known_anywhere = ["value", "weight", "threshold", "min", "max", "path", "metric", "provider"];
+        let known_anywhere = [
+            "value",
+            "weight",
+            "threshold",
+            "min",
+            "max",
+            "path",
+            "metric",
+            "provider",
+        ];
         if known_anywhere.contains(&e.key.as_str()) {
-            cx.error(&e.key_span, &join(path, &e.key), format!("`{}` does not apply to a `{}` assertion", e.key, kind.name()))
-                .help(format!("`{}` takes: {}", kind.name(), all.join(", ")));
+            cx.error(
+                &e.key_span,
+                &join(path, &e.key),
+                format!(
+                    "`{}` does not apply to a `{}` assertion",
+                    e.key,
+                    kind.name()
+                ),
+            )
+            .help(format!("`{}` takes: {}", kind.name(), all.join(", ")));
         } else {
             cx.unknown_key(e, &all, path);
         }
@@ -94,7 +134,12 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
     let value = get(table, "value");
     let value_path = join(path, "value");
     let need_value = |cx: &mut FileCx<'_>, what: &str| {
-        cx.error(&node.span, path, format!("`{}` assertion needs a `value`", kind.name())).help(format!("add `value = {what}`"));
+        cx.error(
+            &node.span,
+            path,
+            format!("`{}` assertion needs a `value`", kind.name()),
+        )
+        .help(format!("add `value = {what}`"));
     };
     use AssertKind::*;
     match kind {
@@ -110,40 +155,58 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
                 NodeKind::Float(f) => spec.value = Some(serde_json::Value::String(f.to_string())),
                 NodeKind::Bool(b) => spec.value = Some(serde_json::Value::String(b.to_string())),
                 _ => {
-                    cx.error(&v.value.span, &value_path, format!("`value` must be a string, found {}", v.value.type_name()))
-                        .help(format!("to match any of several strings use `type = \"{}contains-any\"`", if negate { "not-" } else { "" }));
+                    cx.error(
+                        &v.value.span,
+                        &value_path,
+                        format!("`value` must be a string, found {}", v.value.type_name()),
+                    )
+                    .help(format!(
+                        "to match any of several strings use `type = \"{}contains-any\"`",
+                        if negate { "not-" } else { "" }
+                    ));
                     ok = false;
                 }
             },
         },
-        ContainsAny | ContainsAll => match value {
-            None => {
-                need_value(cx, "[\"a\", \"b\"]");
-                ok = false;
-            }
-            Some(v) => match cx.string_list(&v.value, &value_path) {
-                Some(list) if !matches!(v.value.kind, NodeKind::Array(_)) => {
-                    let _ = list;
-                    cx.error(&v.value.span, &value_path, format!("`value` of `{}` must be an array of strings", kind.name()))
-                        .help(format!("write `value = [{:?}]`", v.value.as_str().unwrap_or_default()));
+        ContainsAny | ContainsAll => {
+            match value {
+                None => {
+                    need_value(cx, "[\"a\", \"b\"]");
                     ok = false;
                 }
-                Some(list) if list.is_empty() => {
-                    cx.error(&v.value.span, &value_path, format!("`value` of `{}` must not be empty", kind.name()))
+                Some(v) => {
+                    match cx.string_list(&v.value, &value_path) {
+                        Some(list) if !matches!(v.value.kind, NodeKind::Array(_)) => {
+                            let _ = list;
+                            cx.error(
+                                &v.value.span,
+                                &value_path,
+                                format!("`value` of `{}` must be an array of strings", kind.name()),
+                            )
+                            .help(format!(
+                                "write `value = [{:?}]`",
+                                v.value.as_str().unwrap_or_default()
+                            ));
+                            ok = false;
+                        }
+                        Some(list) if list.is_empty() => {
+                            cx.error(&v.value.span, &value_path, format!("`value` of `{}` must not be empty", kind.name()))
                         .help("list the strings to look for, e.g. `value = [\"refund\", \"return\"]`");
-                    ok = false;
+                            ok = false;
+                        }
+                        Some(list) => spec.value = Some(serde_json::Value::from(list)),
+                        None => ok = false,
+                    }
                 }
-                Some(list) => spec.value = Some(serde_json::Value::from(list)),
-                None => ok = false,
-            },
-        },
+            }
+        }
         Regex => match value {
             None => {
                 need_value(cx, "\"^\\\\d+$\"");
                 ok = false;
             }
             Some(v) => match cx.str(&v.value, &value_path) {
-                Some(pattern) => match regex::Regex::new(pattern) {
+                Some(pattern) => match compile_regex(actx, pattern) {
                     Ok(re) => {
                         spec.value = Some(serde_json::Value::String(pattern.to_string()));
                         spec.regex = Some(re);
@@ -171,8 +234,12 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
                     match jsonschema::validator_for(&schema) {
                         Ok(_) => spec.value = Some(schema),
                         Err(err) => {
-                            cx.error(&v.value.span, &value_path, format!("invalid JSON schema: {}", one_line(&err.to_string())))
-                                .help("the value is a JSON Schema written as a TOML table");
+                            cx.error(
+                                &v.value.span,
+                                &value_path,
+                                format!("invalid JSON schema: {}", one_line(&err.to_string())),
+                            )
+                            .help("the value is a JSON Schema written as a TOML table");
                             ok = false;
                         }
                     }
@@ -182,7 +249,8 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
         JsonPath => {
             match get(table, "path") {
                 None => {
-                    cx.error(&node.span, path, "`json-path` assertion needs a `path`").help("add e.g. `path = \"user.name\"`");
+                    cx.error(&node.span, path, "`json-path` assertion needs a `path`")
+                        .help("add e.g. `path = \"user.name\"`");
                     ok = false;
                 }
                 Some(p) => match cx.non_empty_str(&p.value, &join(path, "path")) {
@@ -197,15 +265,25 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
             let max = get(table, "max").map(|e| cx.non_negative(&e.value, &join(path, "max")));
             match (min, max) {
                 (None, None) => {
-                    cx.error(&node.span, path, format!("`{}` assertion needs `min`, `max` or both", kind.name()))
-                        .help("e.g. `min = 1, max = 50`");
+                    cx.error(
+                        &node.span,
+                        path,
+                        format!("`{}` assertion needs `min`, `max` or both", kind.name()),
+                    )
+                    .help("e.g. `min = 1, max = 50`");
                     ok = false;
                 }
                 (Some(None), _) | (_, Some(None)) => ok = false,
                 (Some(Some(lo)), Some(Some(hi))) if lo > hi => {
-                    let span = get(table, "min").map(|e| e.value.span.clone()).unwrap_or(node.span.clone());
-                    cx.error(&span, &join(path, "min"), format!("`min` ({lo}) is larger than `max` ({hi})"))
-                        .help("`min` is the lower bound and `max` the upper one; swap them");
+                    let span = get(table, "min")
+                        .map(|e| e.value.span.clone())
+                        .unwrap_or(node.span.clone());
+                    cx.error(
+                        &span,
+                        &join(path, "min"),
+                        format!("`min` ({lo}) is larger than `max` ({hi})"),
+                    )
+                    .help("`min` is the lower bound and `max` the upper one; swap them");
                     ok = false;
                 }
                 (min, max) => {
@@ -221,11 +299,19 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
             }
             Some(v) => match cx.number(&v.value, &value_path) {
                 Some(n) if kind == MaxLatencyMs && n <= 0.0 => {
-                    cx.error(&v.value.span, &value_path, format!("`max-latency-ms` value must be more than 0, found {n}"));
+                    cx.error(
+                        &v.value.span,
+                        &value_path,
+                        format!("`max-latency-ms` value must be more than 0, found {n}"),
+                    );
                     ok = false;
                 }
                 Some(n) if kind == MaxCost && n < 0.0 => {
-                    cx.error(&v.value.span, &value_path, format!("`max-cost` value must be 0 or more (USD), found {n}"));
+                    cx.error(
+                        &v.value.span,
+                        &value_path,
+                        format!("`max-cost` value must be 0 or more (USD), found {n}"),
+                    );
                     ok = false;
                 }
                 Some(_) => spec.value = Some(v.value.to_json()),
@@ -264,7 +350,8 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
                     match cx.str(&e.value, &mpath) {
                         Some(m @ ("levenshtein" | "rouge-l")) => spec.metric = Some(m.to_string()),
                         Some(m) => {
-                            cx.error(&e.value.span, &mpath, format!("unknown metric `{m}`")).help("use `levenshtein` or `rouge-l`");
+                            cx.error(&e.value.span, &mpath, format!("unknown metric `{m}`"))
+                                .help("use `levenshtein` or `rouge-l`");
                             ok = false;
                         }
                         None => ok = false,
@@ -277,7 +364,12 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
                         let ppath = join(path, "provider");
                         match cx.non_empty_str(&e.value, &ppath) {
                             Some(p) if actx.check_providers && !actx.providers.contains(p) => {
-                                cx.error(&e.value.span, &ppath, format!("unknown judge provider `{p}`")).help(known_providers(actx));
+                                cx.error(
+                                    &e.value.span,
+                                    &ppath,
+                                    format!("unknown judge provider `{p}`"),
+                                )
+                                .help(known_providers(actx));
                                 ok = false;
                             }
                             Some(p) => spec.provider = Some(p.to_string()),
@@ -298,11 +390,27 @@ pub(crate) fn read_assertion(cx: &mut FileCx<'_>, node: &Node, path: &str, actx:
     ok.then_some(spec)
 }
 
+fn compile_regex(actx: &AssertCtx<'_>, pattern: &str) -> Result<regex::Regex, regex::Error> {
+    if let Some(re) = actx.regexes.borrow().get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::Regex::new(pattern)?;
+    actx.regexes
+        .borrow_mut()
+        .insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
+
 pub(crate) fn known_providers(actx: &AssertCtx<'_>) -> String {
     if actx.providers.is_empty() {
         "no provider is declared; add `[providers.NAME]` to evalgit.toml".to_string()
     } else {
-        let names = actx.providers.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+        let names = actx
+            .providers
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         format!("providers in evalgit.toml: {names}")
     }
 }

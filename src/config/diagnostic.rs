@@ -51,8 +51,13 @@ impl Diagnostic {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let column = text[line_start..start].chars().count() + 1;
-        let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
-        let source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+        let line_end = text[line_start..]
+            .find('\n')
+            .map(|i| line_start + i)
+            .unwrap_or(text.len());
+        let source_line = text[line_start..line_end]
+            .trim_end_matches('\r')
+            .to_string();
         let end = span.end.min(line_end).max(start);
         let width = text[start..end].chars().count().max(1);
         Diagnostic {
@@ -69,7 +74,11 @@ impl Diagnostic {
     }
 
     /// A diagnostic about a whole file (missing, unreadable).
-    pub fn whole_file(severity: Severity, file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub fn whole_file(
+        severity: Severity,
+        file: impl Into<PathBuf>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity,
             file: file.into(),
@@ -90,7 +99,11 @@ impl Diagnostic {
 
     pub fn location(&self) -> String {
         let file = crate::error::display_rel(&self.file);
-        if self.line == 0 { file } else { format!("{file}:{}:{}", self.line, self.column) }
+        if self.line == 0 {
+            file
+        } else {
+            format!("{file}:{}:{}", self.line, self.column)
+        }
     }
 }
 
@@ -111,7 +124,11 @@ impl fmt::Display for Diagnostic {
             let pad = " ".repeat(num.len());
             writeln!(f, "{pad} |")?;
             writeln!(f, "{num} | {src}")?;
-            let lead: String = src.chars().take(self.column.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let lead: String = src
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             writeln!(f, "{pad} | {lead}{}", "^".repeat(self.width.max(1)))?;
         }
         if let Some(help) = &self.help {
@@ -153,6 +170,11 @@ impl fmt::Display for Diagnostics {
         }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
-        write!(f, "{errors} error{}, {warnings} warning{}", if errors == 1 { "" } else { "s" }, if warnings == 1 { "" } else { "s" })
+        write!(
+            f,
+            "{errors} error{}, {warnings} warning{}",
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" }
+        )
     }
 }

@@ -43,14 +43,22 @@ pub fn env_name(provider: &str) -> String {
 }
 
 /// Applies the overrides in `env` to `sf.settings`, recording bad values in `diags`.
-pub(crate) fn apply_env(env: &BTreeMap<String, String>, sf: &mut SettingsFile, diags: &mut Diagnostics) {
+pub(crate) fn apply_env(
+    env: &BTreeMap<String, String>,
+    sf: &mut SettingsFile,
+    diags: &mut Diagnostics,
+) {
     let fraction = |var: &str, value: &str, diags: &mut Diagnostics| -> Option<f64> {
         match value.trim().parse::<f64>() {
             Ok(n) if (0.0..=1.0).contains(&n) => Some(n),
             _ => {
                 diags.push(
-                    diag(Severity::Error, var, format!("{var} must be a number between 0 and 1, found `{value}`"))
-                        .with_help("write a fraction: 0.8 means 80%"),
+                    diag(
+                        Severity::Error,
+                        var,
+                        format!("{var} must be a number between 0 and 1, found `{value}`"),
+                    )
+                    .with_help("write a fraction: 0.8 means 80%"),
                 );
                 None
             }
@@ -65,8 +73,14 @@ pub(crate) fn apply_env(env: &BTreeMap<String, String>, sf: &mut SettingsFile, d
             "EVALGIT_MAX_RUN_USD" => match value.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() && n >= 0.0 => s.budget.max_run_usd = Some(n),
                 _ => diags.push(
-                    diag(Severity::Error, var, format!("{var} must be a number of US dollars (0 or more), found `{value}`"))
-                        .with_help("e.g. EVALGIT_MAX_RUN_USD=2.50"),
+                    diag(
+                        Severity::Error,
+                        var,
+                        format!(
+                            "{var} must be a number of US dollars (0 or more), found `{value}`"
+                        ),
+                    )
+                    .with_help("e.g. EVALGIT_MAX_RUN_USD=2.50"),
                 ),
             },
             "EVALGIT_MIN_PASS_RATE" => {
@@ -91,36 +105,71 @@ pub(crate) fn apply_env(env: &BTreeMap<String, String>, sf: &mut SettingsFile, d
 
 fn apply_provider_var(var: &str, value: &str, sf: &mut SettingsFile, diags: &mut Diagnostics) {
     let rest = &var[PROVIDER_PREFIX.len()..];
-    let Some(field) = PROVIDER_FIELDS.iter().find(|f| rest.ends_with(*f) && rest.len() > f.len()) else {
+    let Some(field) = PROVIDER_FIELDS
+        .iter()
+        .find(|f| rest.ends_with(*f) && rest.len() > f.len())
+    else {
         diags.push(
-            diag(Severity::Warning, var, format!("{var} is not a known setting; it is ignored"))
-                .with_help("EVALGIT_PROVIDER_<NAME>_ takes BASE_URL, MODEL or MAX_CONCURRENCY"),
+            diag(
+                Severity::Warning,
+                var,
+                format!("{var} is not a known setting; it is ignored"),
+            )
+            .with_help("EVALGIT_PROVIDER_<NAME>_ takes BASE_URL, MODEL or MAX_CONCURRENCY"),
         );
         return;
     };
     let wanted = &rest[..rest.len() - field.len()];
-    let name = sf.settings.providers.keys().find(|n| env_name(n) == wanted).cloned();
+    let name = sf
+        .settings
+        .providers
+        .keys()
+        .find(|n| env_name(n) == wanted)
+        .cloned();
     let Some(name) = name else {
-        let known = sf.settings.providers.keys().map(|n| env_name(n)).collect::<Vec<_>>().join(", ");
+        let known = sf
+            .settings
+            .providers
+            .keys()
+            .map(|n| env_name(n))
+            .collect::<Vec<_>>()
+            .join(", ");
         diags.push(
-            diag(Severity::Warning, var, format!("{var} names no provider (`{wanted}`); it is ignored"))
-                .with_help(format!("providers by their variable names: {}", if known.is_empty() { "none" } else { &known })),
+            diag(
+                Severity::Warning,
+                var,
+                format!("{var} names no provider (`{wanted}`); it is ignored"),
+            )
+            .with_help(format!(
+                "providers by their variable names: {}",
+                if known.is_empty() { "none" } else { &known }
+            )),
         );
         return;
     };
-    let Some(p) = sf.settings.providers.get_mut(&name) else { return };
+    let Some(p) = sf.settings.providers.get_mut(&name) else {
+        return;
+    };
     match *field {
         "_BASE_URL" => {
             if value.starts_with("http://") || value.starts_with("https://") {
                 p.base_url = Some(value.trim_end_matches('/').to_string());
             } else {
-                diags.push(diag(Severity::Error, var, format!("{var} must start with http:// or https://, found `{value}`")));
+                diags.push(diag(
+                    Severity::Error,
+                    var,
+                    format!("{var} must start with http:// or https://, found `{value}`"),
+                ));
             }
         }
         "_MODEL" => p.model = Some(value.to_string()),
         _ => match value.trim().parse::<usize>() {
             Ok(n) if n >= 1 => p.max_concurrency = n,
-            _ => diags.push(diag(Severity::Error, var, format!("{var} must be an integer of at least 1, found `{value}`"))),
+            _ => diags.push(diag(
+                Severity::Error,
+                var,
+                format!("{var} must be an integer of at least 1, found `{value}`"),
+            )),
         },
     }
 }

@@ -9,7 +9,10 @@ fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
-fn render_value(value: &mut serde_json::Value, vars: &std::collections::BTreeMap<String, serde_json::Value>) -> Result<bool, String> {
+fn render_value(
+    value: &mut serde_json::Value,
+    vars: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Result<bool, String> {
     match value {
         serde_json::Value::String(s) if is_template(s) => {
             *s = render(s, vars).map_err(|e| e.to_string())?;
@@ -31,7 +34,9 @@ pub(crate) fn render_assertion_values(suites: &mut [Suite], diags: &mut Diagnost
     for suite in suites {
         for scenario in &mut suite.scenarios {
             for (i, spec) in scenario.asserts.iter_mut().enumerate() {
-                let Some(value) = spec.value.as_mut() else { continue };
+                let Some(value) = spec.value.as_mut() else {
+                    continue;
+                };
                 match render_value(value, &scenario.vars) {
                     Ok(true) if spec.kind == crate::assert::AssertKind::Regex => {
                         let pattern = value.as_str().unwrap_or_default().to_string();
@@ -41,14 +46,26 @@ pub(crate) fn render_assertion_values(suites: &mut [Suite], diags: &mut Diagnost
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => diags.push(located(&scenario.file, scenario.line, &scenario.id, i, format!("cannot insert variables into the assertion value: {e}"))),
+                    Err(e) => diags.push(located(
+                        &scenario.file,
+                        scenario.line,
+                        &scenario.id,
+                        i,
+                        format!("cannot insert variables into the assertion value: {e}"),
+                    )),
                 }
             }
         }
     }
 }
 
-fn located(file: &std::path::Path, line: usize, id: &str, index: usize, message: String) -> Diagnostic {
+fn located(
+    file: &std::path::Path,
+    line: usize,
+    id: &str,
+    index: usize,
+    message: String,
+) -> Diagnostic {
     let mut d = Diagnostic::whole_file(Severity::Error, file.to_path_buf(), format!("scenario `{id}`: {message}"))
         .with_help("every variable an assertion value uses must be defined in the scenario's vars (or [defaults].vars)");
     d.line = line;
@@ -70,7 +87,10 @@ mod tests {
             name: "s".into(),
             file: "evals/s.toml".into(),
             provider: "p".into(),
-            prompt: Prompt::Text { template: "x".into(), file: None },
+            prompt: Prompt::Text {
+                template: "x".into(),
+                file: None,
+            },
             scenarios: vec![Scenario {
                 id: "a".into(),
                 vars: serde_json::from_value(vars).expect("vars"),
@@ -92,24 +112,42 @@ mod tests {
 
     #[test]
     fn assertion_values_take_the_scenarios_variables() {
-        let mut suites = vec![suite_with(serde_json::json!("{{ label }}"), AssertKind::Icontains, serde_json::json!({"label": "positive"}))];
+        let mut suites = vec![suite_with(
+            serde_json::json!("{{ label }}"),
+            AssertKind::Icontains,
+            serde_json::json!({"label": "positive"}),
+        )];
         let mut diags = Diagnostics::default();
         render_assertion_values(&mut suites, &mut diags);
         assert!(diags.is_empty());
-        assert_eq!(suites[0].scenarios[0].asserts[0].value, Some(serde_json::json!("positive")));
+        assert_eq!(
+            suites[0].scenarios[0].asserts[0].value,
+            Some(serde_json::json!("positive"))
+        );
     }
 
     #[test]
     fn a_variable_value_is_inserted_literally() {
-        let mut suites = vec![suite_with(serde_json::json!(["{{ a }}", "b"]), AssertKind::ContainsAny, serde_json::json!({"a": "{{ not a template }}"}))];
+        let mut suites = vec![suite_with(
+            serde_json::json!(["{{ a }}", "b"]),
+            AssertKind::ContainsAny,
+            serde_json::json!({"a": "{{ not a template }}"}),
+        )];
         let mut diags = Diagnostics::default();
         render_assertion_values(&mut suites, &mut diags);
-        assert_eq!(suites[0].scenarios[0].asserts[0].value, Some(serde_json::json!(["{{ not a template }}", "b"])));
+        assert_eq!(
+            suites[0].scenarios[0].asserts[0].value,
+            Some(serde_json::json!(["{{ not a template }}", "b"]))
+        );
     }
 
     #[test]
     fn an_undefined_variable_is_an_error_at_the_scenario() {
-        let mut suites = vec![suite_with(serde_json::json!("{{ missing }}"), AssertKind::Contains, serde_json::json!({}))];
+        let mut suites = vec![suite_with(
+            serde_json::json!("{{ missing }}"),
+            AssertKind::Contains,
+            serde_json::json!({}),
+        )];
         let mut diags = Diagnostics::default();
         render_assertion_values(&mut suites, &mut diags);
         assert!(diags.has_errors());
@@ -119,10 +157,17 @@ mod tests {
 
     #[test]
     fn templated_regexes_are_recompiled() {
-        let mut suites = vec![suite_with(serde_json::json!("^{{ w }}$"), AssertKind::Regex, serde_json::json!({"w": "ok"}))];
+        let mut suites = vec![suite_with(
+            serde_json::json!("^{{ w }}$"),
+            AssertKind::Regex,
+            serde_json::json!({"w": "ok"}),
+        )];
         let mut diags = Diagnostics::default();
         render_assertion_values(&mut suites, &mut diags);
-        let re = suites[0].scenarios[0].asserts[0].regex.as_ref().expect("compiled");
+        let re = suites[0].scenarios[0].asserts[0]
+            .regex
+            .as_ref()
+            .expect("compiled");
         assert!(re.is_match("ok"));
     }
 }

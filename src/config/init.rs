@@ -52,8 +52,11 @@ assert = [
 const PROMPT: &str = "Answer in one short sentence. What is the capital of {{ country }}?\n";
 
 /// The starter files, root-relative.
-pub const STARTER_FILES: &[(&str, &str)] =
-    &[("evalgit.toml", SETTINGS), ("evals/example.toml", SUITE), ("prompts/example.txt", PROMPT)];
+pub const STARTER_FILES: &[(&str, &str)] = &[
+    ("evalgit.toml", SETTINGS),
+    ("evals/example.toml", SUITE),
+    ("prompts/example.txt", PROMPT),
+];
 
 /// Writes the starter project under `root` and returns the paths written. Refuses, writing
 /// nothing, when any of the files already exists.
@@ -62,8 +65,12 @@ pub fn write_starter(root: &Path) -> Result<Vec<PathBuf>, crate::Error> {
     for (rel, _) in STARTER_FILES {
         if root.join(rel).exists() {
             existing.push(
-                Diagnostic::whole_file(Severity::Error, *rel, format!("`{rel}` already exists; `evalgit init` does not overwrite files"))
-                    .with_help("remove it, or run `evalgit init` in an empty directory"),
+                Diagnostic::whole_file(
+                    Severity::Error,
+                    *rel,
+                    format!("`{rel}` already exists; `evalgit init` does not overwrite files"),
+                )
+                .with_help("remove it, or run `evalgit init` in an empty directory"),
             );
         }
     }
@@ -105,11 +112,16 @@ mod tests {
 
     #[test]
     fn writes_files_and_refuses_to_overwrite() {
-        let Ok(dir) = tempfile::tempdir() else { panic!("tempdir") };
+        let Ok(dir) = tempfile::tempdir() else {
+            panic!("tempdir")
+        };
         let written = write_starter(dir.path()).map_err(|e| e.to_string());
         assert_eq!(written.map(|w| w.len()), Ok(3));
         assert!(load(&WorkTree::new(dir.path()), &LoadOptions::new(dir.path())).is_ok());
-        let err = write_starter(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = write_starter(dir.path())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("`evalgit.toml` already exists"), "{err}");
         assert!(err.contains("help: remove it"), "{err}");
     }

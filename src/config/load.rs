@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::env::apply_env;
-use super::settings_file::{Origin, check_kinds, profile_names, read_settings, SettingsFile};
+use super::settings_file::{Origin, SettingsFile, check_kinds, profile_names, read_settings};
 use super::suite_file::{SuiteCtx, read_suite, read_text};
 use super::walker::{FileCx, SourceFile, parse_toml};
 use super::{Diagnostic, Diagnostics, Project, Severity, Source};
@@ -30,7 +30,11 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options with no environment overrides.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LoadOptions { root: root.into(), profile: None, env: BTreeMap::new() }
+        LoadOptions {
+            root: root.into(),
+            profile: None,
+            env: BTreeMap::new(),
+        }
     }
 
     /// Options with the process's `EVALGIT_*` variables (variables that are not valid
@@ -40,13 +44,20 @@ impl LoadOptions {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| k.starts_with("EVALGIT_"))
             .collect();
-        LoadOptions { root: root.into(), profile, env }
+        LoadOptions {
+            root: root.into(),
+            profile,
+            env,
+        }
     }
 }
 
 /// The directory holding `evalgit.toml`, searching `start` and its ancestors.
 pub fn find_root(start: &Path) -> Option<PathBuf> {
-    start.ancestors().find(|dir| dir.join(SETTINGS_FILE).is_file()).map(Path::to_path_buf)
+    start
+        .ancestors()
+        .find(|dir| dir.join(SETTINGS_FILE).is_file())
+        .map(Path::to_path_buf)
 }
 
 /// Loads and validates the whole project. On failure the [`Diagnostics`] hold every error
@@ -58,13 +69,21 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
         Ok(Some(text)) => text,
         Ok(None) => {
             diags.push(
-                Diagnostic::whole_file(Severity::Error, settings_path, format!("no {SETTINGS_FILE} in {}", source.describe()))
-                    .with_help("run evalgit inside a project, or create one with `evalgit init`"),
+                Diagnostic::whole_file(
+                    Severity::Error,
+                    settings_path,
+                    format!("no {SETTINGS_FILE} in {}", source.describe()),
+                )
+                .with_help("run evalgit inside a project, or create one with `evalgit init`"),
             );
             return Err(diags);
         }
         Err(why) => {
-            diags.push(Diagnostic::whole_file(Severity::Error, settings_path, format!("{SETTINGS_FILE} {why}")));
+            diags.push(Diagnostic::whole_file(
+                Severity::Error,
+                settings_path,
+                format!("{SETTINGS_FILE} {why}"),
+            ));
             return Err(diags);
         }
     };
@@ -72,7 +91,11 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
     let parsed = parse_toml(&sfile, &mut diags);
     let settings_ok = parsed.is_some();
 
-    let profile = select_profile(opts, parsed.as_ref().map(|(_, e)| profile_names(e)), &mut diags);
+    let profile = select_profile(
+        opts,
+        parsed.as_ref().map(|(_, e)| profile_names(e)),
+        &mut diags,
+    );
     let mut sf = match &parsed {
         Some((_, entries)) => {
             let mut cx = FileCx::new(&sfile, &mut diags);
@@ -93,18 +116,30 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
         check_judge(&sfile, &sf, &mut diags);
     }
 
-    let ctx = SuiteCtx { settings: &sf.settings, declared_providers: &sf.declared_providers, settings_ok, source };
+    let ctx = SuiteCtx {
+        settings: &sf.settings,
+        declared_providers: &sf.declared_providers,
+        settings_ok,
+        source,
+    };
     let evals_dir = PathBuf::from(&sf.settings.evals_dir);
     let files = match source.list(&evals_dir) {
         Ok(files) => files,
         Err(e) => {
-            diags.push(Diagnostic::whole_file(Severity::Error, evals_dir.clone(), format!("cannot list the suites directory: {e}")));
+            diags.push(Diagnostic::whole_file(
+                Severity::Error,
+                evals_dir.clone(),
+                format!("cannot list the suites directory: {e}"),
+            ));
             Vec::new()
         }
     };
     let mut suites = Vec::new();
     let mut found = 0;
-    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+    for path in files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
         found += 1;
         match read_text(source, &path) {
             Ok(Some(text)) => {
@@ -114,13 +149,23 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
                 }
             }
             Ok(None) => {}
-            Err(why) => diags.push(Diagnostic::whole_file(Severity::Error, path.clone(), format!("suite file {why}"))),
+            Err(why) => diags.push(Diagnostic::whole_file(
+                Severity::Error,
+                path.clone(),
+                format!("suite file {why}"),
+            )),
         }
     }
     if found == 0 {
         diags.push(
-            Diagnostic::whole_file(Severity::Warning, evals_dir.clone(), format!("no suites found in `{}/`", sf.settings.evals_dir))
-                .with_help("add a suite file such as `evals/example.toml`, or set `evals_dir` in evalgit.toml"),
+            Diagnostic::whole_file(
+                Severity::Warning,
+                evals_dir.clone(),
+                format!("no suites found in `{}/`", sf.settings.evals_dir),
+            )
+            .with_help(
+                "add a suite file such as `evals/example.toml`, or set `evals_dir` in evalgit.toml",
+            ),
         );
     }
 
@@ -129,12 +174,21 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
     if diags.has_errors() {
         return Err(diags);
     }
-    Ok(Project { root: opts.root.clone(), settings: sf.settings, suites, warnings: diags })
+    Ok(Project {
+        root: opts.root.clone(),
+        settings: sf.settings,
+        suites,
+        warnings: diags,
+    })
 }
 
 /// The profile to apply: `--profile`, else `EVALGIT_PROFILE`; an unknown name is an error
 /// located where it was given.
-fn select_profile(opts: &LoadOptions, known: Option<Vec<String>>, diags: &mut Diagnostics) -> Option<String> {
+fn select_profile(
+    opts: &LoadOptions,
+    known: Option<Vec<String>>,
+    diags: &mut Diagnostics,
+) -> Option<String> {
     let (name, file, key) = match (&opts.profile, opts.env.get("EVALGIT_PROFILE")) {
         (Some(p), _) => (p.clone(), "command line", "--profile"),
         (None, Some(p)) if !p.is_empty() => (p.clone(), super::env::ENV_FILE, "EVALGIT_PROFILE"),
@@ -148,22 +202,41 @@ fn select_profile(opts: &LoadOptions, known: Option<Vec<String>>, diags: &mut Di
     let help = if known.is_empty() {
         "evalgit.toml defines no profiles; add a `[profile.NAME]` table".to_string()
     } else {
-        format!("profiles in evalgit.toml: {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            "profiles in evalgit.toml: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
-    let mut d = Diagnostic::whole_file(Severity::Error, file, format!("unknown profile `{name}`")).with_help(help);
+    let mut d = Diagnostic::whole_file(Severity::Error, file, format!("unknown profile `{name}`"))
+        .with_help(help);
     d.key_path = key.to_string();
     diags.push(d);
     None
 }
 
 fn check_judge(file: &SourceFile, sf: &SettingsFile, diags: &mut Diagnostics) {
-    let Some(judge) = &sf.settings.judge else { return };
+    let Some(judge) = &sf.settings.judge else {
+        return;
+    };
     if sf.declared_providers.contains(judge) {
         return;
     }
     let msg = format!("unknown judge provider `{judge}`");
-    let known = sf.declared_providers.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
-    let help = if known.is_empty() { "declare it as `[providers.NAME]`".to_string() } else { format!("providers in evalgit.toml: {known}") };
+    let known = sf
+        .declared_providers
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let help = if known.is_empty() {
+        "declare it as `[providers.NAME]`".to_string()
+    } else {
+        format!("providers in evalgit.toml: {known}")
+    };
     let d = match &sf.judge_origin {
         Some(Origin::File(span, path)) => file.diagnostic(Severity::Error, span, path, msg),
         Some(Origin::Env(var)) => {

@@ -6,7 +6,10 @@ use serde_json::json;
 
 use super::*;
 use crate::assert::AssertKind;
-use crate::config::{CompiledPrompt, Diagnostics, MemorySource, PassRule, Price, Project, Prompt, ProviderKind, Role, render_messages};
+use crate::config::{
+    CompiledPrompt, Diagnostics, MemorySource, PassRule, Price, Project, Prompt, ProviderKind,
+    Role, render_messages,
+};
 
 /// The example of DESIGN.md, "The format, first version", as written there.
 const SETTINGS: &str = r#"[providers.local]
@@ -62,11 +65,18 @@ fn load_files(files: &[(&str, &str)]) -> Result<Project, Diagnostics> {
     load(&source(files), &LoadOptions::new("/repo"))
 }
 
-fn load_with(files: &[(&str, &str)], profile: Option<&str>, env: &[(&str, &str)]) -> Result<Project, Diagnostics> {
+fn load_with(
+    files: &[(&str, &str)],
+    profile: Option<&str>,
+    env: &[(&str, &str)],
+) -> Result<Project, Diagnostics> {
     let opts = LoadOptions {
         root: "/repo".into(),
         profile: profile.map(str::to_string),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     };
     load(&source(files), &opts)
 }
@@ -93,7 +103,10 @@ fn suite(body: &str) -> String {
 
 #[test]
 fn design_example_loads_exactly() {
-    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/capitals.toml", CAPITALS)]));
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/capitals.toml", CAPITALS),
+    ]));
     assert!(project.warnings.is_empty(), "{}", project.warnings);
     let s = &project.settings;
     let local = &s.providers["local"];
@@ -105,32 +118,60 @@ fn design_example_loads_exactly() {
     assert_eq!(local.params.max_tokens, Some(64));
     assert_eq!(local.max_concurrency, 4);
     assert_eq!((local.timeout_secs, local.max_retries), (60.0, 3));
-    assert_eq!(s.prices["smollm2-135m"], Price { input: 0.05, output: 0.10 });
+    assert_eq!(
+        s.prices["smollm2-135m"],
+        Price {
+            input: 0.05,
+            output: 0.10
+        }
+    );
     assert_eq!(s.budget.max_run_usd, Some(1.0));
     assert_eq!(s.budget.max_cost_increase_pct, Some(10.0));
     assert_eq!(s.gate.min_pass_rate, Some(0.8));
-    assert_eq!((s.evals_dir.as_str(), s.snapshots_dir.as_str()), ("evals", "snapshots"));
+    assert_eq!(
+        (s.evals_dir.as_str(), s.snapshots_dir.as_str()),
+        ("evals", "snapshots")
+    );
     assert_eq!(s.profile, None);
 
     assert_eq!(project.suites.len(), 1);
     let suite = &project.suites[0];
-    assert_eq!((suite.name.as_str(), suite.provider.as_str()), ("capitals", "local"));
+    assert_eq!(
+        (suite.name.as_str(), suite.provider.as_str()),
+        ("capitals", "local")
+    );
     assert_eq!(suite.file, std::path::PathBuf::from("evals/capitals.toml"));
     assert_eq!(
         suite.prompt,
-        Prompt::Text { template: "Answer with one word. What is the capital of {{ country }}?".into(), file: None }
+        Prompt::Text {
+            template: "Answer with one word. What is the capital of {{ country }}?".into(),
+            file: None
+        }
     );
-    assert_eq!((suite.min_pass_rate, suite.repeat, suite.pass_rule), (Some(0.5), 1, PassRule::All));
-    let ids: Vec<(&str, usize)> = suite.scenarios.iter().map(|s| (s.id.as_str(), s.line)).collect();
+    assert_eq!(
+        (suite.min_pass_rate, suite.repeat, suite.pass_rule),
+        (Some(0.5), 1, PassRule::All)
+    );
+    let ids: Vec<(&str, usize)> = suite
+        .scenarios
+        .iter()
+        .map(|s| (s.id.as_str(), s.line))
+        .collect();
     assert_eq!(ids, [("france", 7), ("japan", 12)]);
     let japan = &suite.scenarios[1];
-    assert_eq!(japan.vars, BTreeMap::from([("country".to_string(), json!("Japan"))]));
+    assert_eq!(
+        japan.vars,
+        BTreeMap::from([("country".to_string(), json!("Japan"))])
+    );
     let kinds: Vec<AssertKind> = japan.asserts.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, [AssertKind::Icontains, AssertKind::MaxCost]);
     assert_eq!(japan.asserts[0].value, Some(json!("tokyo")));
     assert_eq!(japan.asserts[1].value, Some(json!(0.001)));
     let messages = render_messages(suite, japan);
-    assert_eq!(messages.map(|m| m[0].content.clone()), Ok("Answer with one word. What is the capital of Japan?".into()));
+    assert_eq!(
+        messages.map(|m| m[0].content.clone()),
+        Ok("Answer with one word. What is the capital of Japan?".into())
+    );
 }
 
 /// One error per case: the message, where it points (`file:line:col`) and its key path.
@@ -139,28 +180,36 @@ fn suite_errors_are_located() {
     let cases: &[(&str, String, &str, &str, &str)] = &[
         (
             "misspelled assert",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nasert = [{ type = \"contains\", value = \"x\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nasert = [{ type = \"contains\", value = \"x\" }]\n",
+            ),
             "unknown key `asert` (did you mean `assert`?)",
             "evals/s.toml:7:1",
             "scenario[0].asert",
         ),
         (
             "assertions alias",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassertions = [{ type = \"contains\", value = \"x\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassertions = [{ type = \"contains\", value = \"x\" }]\n",
+            ),
             "unknown key `assertions` (did you mean `assert`?)",
             "evals/s.toml:7:1",
             "scenario[0].assertions",
         ),
         (
             "assert inside vars",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\", assert = [{ type = \"contains\", value = \"x\" }] }\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\", assert = [{ type = \"contains\", value = \"x\" }] }\n",
+            ),
             "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario",
             "evals/s.toml:6:25",
             "scenario[0].vars.assert",
         ),
         (
             "asserts inside a vars table",
-            suite("[[scenario]]\nid = \"a\"\n[scenario.vars]\ncountry = \"X\"\nasserts = [{ type = \"contains\", value = \"x\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\n[scenario.vars]\ncountry = \"X\"\nasserts = [{ type = \"contains\", value = \"x\" }]\n",
+            ),
             "`asserts` is inside `vars`, so it is a variable, not a check",
             "evals/s.toml:8:1",
             "scenario[0].vars.asserts",
@@ -174,84 +223,108 @@ fn suite_errors_are_located() {
         ),
         (
             "unknown assertion type",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"icontain\", value = \"x\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"icontain\", value = \"x\" }]\n",
+            ),
             "unknown assertion type `icontain` (did you mean `icontains`?)",
             "evals/s.toml:7:20",
             "scenario[0].assert[0].type",
         ),
         (
             "negated unknown type",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"not-contain\", value = \"x\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"not-contain\", value = \"x\" }]\n",
+            ),
             "unknown assertion type `not-contain` (did you mean `not-contains`?)",
             "evals/s.toml:7:20",
             "scenario[0].assert[0].type",
         ),
         (
             "invalid regex",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"regex\", value = \"(unclosed\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"regex\", value = \"(unclosed\" }]\n",
+            ),
             "invalid regex: error: unclosed group",
             "evals/s.toml:7:37",
             "scenario[0].assert[0].value",
         ),
         (
             "key not meaningful for the kind",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\", threshold = 0.5 }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\", threshold = 0.5 }]\n",
+            ),
             "`threshold` does not apply to a `contains` assertion",
             "evals/s.toml:7:45",
             "scenario[0].assert[0].threshold",
         ),
         (
             "missing value",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"icontains\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"icontains\" }]\n",
+            ),
             "`icontains` assertion needs a `value`",
             "evals/s.toml:7:11",
             "scenario[0].assert[0]",
         ),
         (
             "contains-any empty",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains-any\", value = [] }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains-any\", value = [] }]\n",
+            ),
             "`value` of `contains-any` must not be empty",
             "evals/s.toml:7:44",
             "scenario[0].assert[0].value",
         ),
         (
             "word-count bounds",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"word-count\", min = 5, max = 2 }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"word-count\", min = 5, max = 2 }]\n",
+            ),
             "`min` (5) is larger than `max` (2)",
             "evals/s.toml:7:40",
             "scenario[0].assert[0].min",
         ),
         (
             "invalid json schema",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"json-schema\", value = { type = \"objekt\" } }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"json-schema\", value = { type = \"objekt\" } }]\n",
+            ),
             "invalid JSON schema",
             "evals/s.toml:7:43",
             "scenario[0].assert[0].value",
         ),
         (
             "model-graded without judge",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"llm-rubric\", value = \"is polite\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"llm-rubric\", value = \"is polite\" }]\n",
+            ),
             "`llm-rubric` needs a judge model, and none is set",
             "evals/s.toml:7:11",
             "scenario[0].assert[0]",
         ),
         (
             "unknown judge on an assertion",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"factuality\", value = \"Paris\", provider = \"gpt\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"factuality\", value = \"Paris\", provider = \"gpt\" }]\n",
+            ),
             "unknown judge provider `gpt`",
             "evals/s.toml:7:62",
             "scenario[0].assert[0].provider",
         ),
         (
             "undefined template variable",
-            suite("[[scenario]]\nid = \"france\"\nvars = { city = \"Paris\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n"),
+            suite(
+                "[[scenario]]\nid = \"france\"\nvars = { city = \"Paris\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+            ),
             "scenario `france` does not define variable `country` used by the prompt",
             "evals/s.toml:6:1",
             "scenario[0].vars",
         ),
         (
             "duplicate id",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n\n[[scenario]]\nid = \"a\"\nvars = { country = \"Y\" }\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n\n[[scenario]]\nid = \"a\"\nvars = { country = \"Y\" }\n",
+            ),
             "duplicate scenario id `a` (first defined at line 4)",
             "evals/s.toml:9:6",
             "scenario[1].id",
@@ -279,7 +352,9 @@ fn suite_errors_are_located() {
         ),
         (
             "pass rule impossible",
-            suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\npass_rule = \"at-least-3\"\n"),
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\npass_rule = \"at-least-3\"\n",
+            ),
             "pass rule `at-least-3` can never pass with repeat = 1",
             "evals/s.toml:7:13",
             "scenario[0].pass_rule",
@@ -305,7 +380,13 @@ fn suite_errors_are_located() {
             "evals/s.toml:2:1",
             "prompt_file",
         ),
-        ("no prompt", "provider = \"local\"\n".to_string(), "the suite has no prompt", "evals/s.toml:1:1", "prompt"),
+        (
+            "no prompt",
+            "provider = \"local\"\n".to_string(),
+            "the suite has no prompt",
+            "evals/s.toml:1:1",
+            "prompt",
+        ),
         (
             "missing prompt file",
             "prompt_file = \"prompts/nope.txt\"\n".to_string(),
@@ -372,15 +453,25 @@ fn suite_errors_are_located() {
     ];
     let mut failures = Vec::new();
     for (name, text, message, location, key_path) in cases {
-        let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", text), ("p.txt", "x")]);
+        let result = load_files(&[
+            ("evalgit.toml", SETTINGS),
+            ("evals/s.toml", text),
+            ("p.txt", "x"),
+        ]);
         let diags = diagnostics(&result);
         let found = diags.errors().find(|d| d.message.contains(message));
         let Some(d) = found else {
-            failures.push(format!("{name}: no error containing {message:?} in:\n{diags}"));
+            failures.push(format!(
+                "{name}: no error containing {message:?} in:\n{diags}"
+            ));
             continue;
         };
         if (d.location().as_str(), d.key_path.as_str()) != (*location, *key_path) {
-            failures.push(format!("{name}: at {} ({}), expected {location} ({key_path}):\n{d}", d.location(), d.key_path));
+            failures.push(format!(
+                "{name}: at {} ({}), expected {location} ({key_path}):\n{d}",
+                d.location(),
+                d.key_path
+            ));
         }
         if d.help.is_none() && !d.message.contains("did you mean") {
             failures.push(format!("{name}: no help:\n{d}"));
@@ -394,9 +485,18 @@ fn suite_errors_are_located() {
 
 #[test]
 fn settings_errors_are_located() {
-    let suite = ("evals/s.toml", "prompt = \"hi\"\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n");
+    let suite = (
+        "evals/s.toml",
+        "prompt = \"hi\"\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+    );
     let cases: &[(&str, &str, &str, &str, &str)] = &[
-        ("no kind", "[providers.local]\nmodel = \"m\"\n", "provider `local` has no `kind`", "evalgit.toml:1:1", "providers.local"),
+        (
+            "no kind",
+            "[providers.local]\nmodel = \"m\"\n",
+            "provider `local` has no `kind`",
+            "evalgit.toml:1:1",
+            "providers.local",
+        ),
         (
             "unknown kind",
             "[providers.local]\nkind = \"openia\"\nmodel = \"m\"\n",
@@ -404,7 +504,13 @@ fn settings_errors_are_located() {
             "evalgit.toml:2:8",
             "providers.local.kind",
         ),
-        ("openai without model", "[providers.local]\nkind = \"openai\"\n", "provider `local` (openai) needs `model`", "evalgit.toml:1:1", "providers.local"),
+        (
+            "openai without model",
+            "[providers.local]\nkind = \"openai\"\n",
+            "provider `local` (openai) needs `model`",
+            "evalgit.toml:1:1",
+            "providers.local",
+        ),
         (
             "http without response_path",
             "[providers.local]\nkind = \"http\"\nbase_url = \"http://x\"\n",
@@ -412,7 +518,13 @@ fn settings_errors_are_located() {
             "evalgit.toml:1:1",
             "providers.local",
         ),
-        ("exec without command", "[providers.local]\nkind = \"exec\"\n", "provider `local` (exec) needs `command`", "evalgit.toml:1:1", "providers.local"),
+        (
+            "exec without command",
+            "[providers.local]\nkind = \"exec\"\n",
+            "provider `local` (exec) needs `command`",
+            "evalgit.toml:1:1",
+            "providers.local",
+        ),
         (
             "http key on openai",
             "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nresponse_path = \"a\"\n",
@@ -496,11 +608,17 @@ fn settings_errors_are_located() {
         let result = load_files(&[("evalgit.toml", settings), suite]);
         let diags = diagnostics(&result);
         let Some(d) = diags.errors().find(|d| d.message.contains(message)) else {
-            failures.push(format!("{name}: no error containing {message:?} in:\n{diags}"));
+            failures.push(format!(
+                "{name}: no error containing {message:?} in:\n{diags}"
+            ));
             continue;
         };
         if (d.location().as_str(), d.key_path.as_str()) != (*location, *key_path) {
-            failures.push(format!("{name}: at {} ({}), expected {location} ({key_path}):\n{d}", d.location(), d.key_path));
+            failures.push(format!(
+                "{name}: at {} ({}), expected {location} ({key_path}):\n{d}",
+                d.location(),
+                d.key_path
+            ));
         }
         if result.is_ok() {
             failures.push(format!("{name}: loaded despite the error"));
@@ -511,16 +629,24 @@ fn settings_errors_are_located() {
 
 #[test]
 fn api_key_in_api_key_env_is_not_echoed() {
-    let settings = "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\napi_key_env = \"sk-abc123secret\"\n";
-    let result = load_files(&[("evalgit.toml", settings), ("evals/s.toml", "prompt = \"hi\"\n")]);
+    let settings =
+        "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\napi_key_env = \"sk-abc123secret\"\n";
+    let result = load_files(&[
+        ("evalgit.toml", settings),
+        ("evals/s.toml", "prompt = \"hi\"\n"),
+    ]);
     let text = diagnostics(&result).to_string();
-    assert!(text.contains("`api_key_env` must be the name of an environment variable"), "{text}");
+    assert!(
+        text.contains("`api_key_env` must be the name of an environment variable"),
+        "{text}"
+    );
     assert!(!text.contains("sk-abc123secret"), "{text}");
 }
 
 #[test]
 fn every_error_is_reported_in_one_pass() {
-    let settings = "judge = 3\n[providers.local]\nkind = \"openai\"\nmodel = \"m\"\ntemprature = 0\n";
+    let settings =
+        "judge = 3\n[providers.local]\nkind = \"openai\"\nmodel = \"m\"\ntemprature = 0\n";
     let a = r#"provider = "local"
 prompt = "Capital of {{ country }}?"
 repeat = 0
@@ -535,7 +661,11 @@ id = "france"
 vars = { country = "Japan", assert = [{ type = "contains", value = "Tokyo" }] }
 "#;
     let b = "provider = \"nope\"\nprompt_file = \"prompts/missing.txt\"\n";
-    let result = load_files(&[("evalgit.toml", settings), ("evals/a.toml", a), ("evals/b.toml", b)]);
+    let result = load_files(&[
+        ("evalgit.toml", settings),
+        ("evals/a.toml", a),
+        ("evals/b.toml", b),
+    ]);
     let diags = diagnostics(&result);
     assert_eq!(diags.errors().count(), 9, "{diags}");
     insta::assert_snapshot!("every_error_in_one_pass", diags.to_string());
@@ -544,18 +674,39 @@ vars = { country = "Japan", assert = [{ type = "contains", value = "Tokyo" }] }
 #[test]
 fn warnings_do_not_fail_loading() {
     let text = suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n");
-    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("evals/empty.toml", "prompt = \"hi\"\n")]);
+    let result = load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+        ("evals/empty.toml", "prompt = \"hi\"\n"),
+    ]);
     let project = ok(result);
-    let messages: Vec<&str> = project.warnings.0.iter().map(|d| d.message.as_str()).collect();
-    assert_eq!(messages, ["suite `empty` has no scenarios", "scenario `a` has no assertions, so it always passes"]);
+    let messages: Vec<&str> = project
+        .warnings
+        .0
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "suite `empty` has no scenarios",
+            "scenario `a` has no assertions, so it always passes"
+        ]
+    );
     insta::assert_snapshot!("warnings", project.warnings.to_string());
 }
 
 #[test]
 fn invalid_suite_name_is_an_error() {
-    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/Capitals.toml", CAPITALS)]);
+    let result = load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/Capitals.toml", CAPITALS),
+    ]);
     let text = diagnostics(&result).to_string();
-    assert!(text.contains("suite name `Capitals` may only use a-z, 0-9, `_` and `-`"), "{text}");
+    assert!(
+        text.contains("suite name `Capitals` may only use a-z, 0-9, `_` and `-`"),
+        "{text}"
+    );
     assert!(result.is_err());
 }
 
@@ -575,9 +726,18 @@ assert = [{ type = "icontains", value = "paris", weight = 2 }]
 id = "b"
 "#,
     );
-    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text)]));
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+    ]));
     let s = &project.suites[0].scenarios;
-    assert_eq!(s[0].vars, BTreeMap::from([("country".into(), json!("France")), ("tone".into(), json!("warm"))]));
+    assert_eq!(
+        s[0].vars,
+        BTreeMap::from([
+            ("country".into(), json!("France")),
+            ("tone".into(), json!("warm"))
+        ])
+    );
     let kinds: Vec<AssertKind> = s[0].asserts.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, [AssertKind::MaxLatencyMs, AssertKind::Icontains]);
     assert_eq!(s[0].asserts[1].weight, 2.0);
@@ -609,16 +769,25 @@ assert = [
 ]
 "#,
     );
-    let project = ok(load_files(&[("evalgit.toml", &settings), ("evals/s.toml", &text)]));
+    let project = ok(load_files(&[
+        ("evalgit.toml", &settings),
+        ("evals/s.toml", &text),
+    ]));
     let a = &project.suites[0].scenarios[0].asserts;
     assert_eq!(a.len(), 13);
     assert_eq!(a[0].value, Some(json!("42")));
     assert!(a[1].negate);
     assert!(a[4].regex.as_ref().is_some_and(|r| r.is_match("Hello")));
-    assert_eq!(a[7].value, Some(json!({"type": "object", "required": ["name"]})));
+    assert_eq!(
+        a[7].value,
+        Some(json!({"type": "object", "required": ["name"]}))
+    );
     assert_eq!(a[8].path.as_deref(), Some("$.name"));
     assert_eq!((a[9].min, a[9].max), (None, Some(100.0)));
-    assert_eq!((a[10].threshold, a[10].metric.as_deref()), (Some(0.8), Some("rouge-l")));
+    assert_eq!(
+        (a[10].threshold, a[10].metric.as_deref()),
+        (Some(0.8), Some("rouge-l"))
+    );
     assert_eq!(a[11].threshold, Some(0.7));
     assert_eq!(a[12].provider.as_deref(), Some("local"));
 }
@@ -627,7 +796,10 @@ assert = [
 fn prompt_file_and_messages() {
     let files = [
         ("evalgit.toml", SETTINGS),
-        ("evals/f.toml", "prompt_file = \"./prompts/q.txt\"\n[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n"),
+        (
+            "evals/f.toml",
+            "prompt_file = \"./prompts/q.txt\"\n[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+        ),
         ("prompts/q.txt", "Capital of\n{{ country }}?\n"),
         (
             "evals/m.toml",
@@ -637,13 +809,30 @@ fn prompt_file_and_messages() {
     let project = ok(load_files(&files));
     let f = &project.suites[0];
     assert_eq!(f.name, "f");
-    assert_eq!(f.prompt, Prompt::Text { template: "Capital of\n{{ country }}?\n".into(), file: Some("prompts/q.txt".into()) });
-    assert_eq!(render_messages(f, &f.scenarios[0]).map(|m| m[0].content.clone()), Ok("Capital of\nX?\n".into()));
+    assert_eq!(
+        f.prompt,
+        Prompt::Text {
+            template: "Capital of\n{{ country }}?\n".into(),
+            file: Some("prompts/q.txt".into())
+        }
+    );
+    assert_eq!(
+        render_messages(f, &f.scenarios[0]).map(|m| m[0].content.clone()),
+        Ok("Capital of\nX?\n".into())
+    );
     let m = &project.suites[1];
     let rendered = render_messages(m, &m.scenarios[0]);
-    let Ok(rendered) = rendered else { panic!("{rendered:?}") };
-    assert_eq!((rendered[0].role.clone(), rendered[0].content.as_str()), (Role::System, "Be brief."));
-    assert_eq!((rendered[1].role.clone(), rendered[1].content.as_str()), (Role::User, "hi"));
+    let Ok(rendered) = rendered else {
+        panic!("{rendered:?}")
+    };
+    assert_eq!(
+        (rendered[0].role.clone(), rendered[0].content.as_str()),
+        (Role::System, "Be brief.")
+    );
+    assert_eq!(
+        (rendered[1].role.clone(), rendered[1].content.as_str()),
+        (Role::User, "hi")
+    );
 }
 
 #[test]
@@ -664,12 +853,18 @@ fn template_error_in_prompt_file_points_into_the_file() {
 #[test]
 fn single_provider_is_the_default_and_several_need_naming() {
     let text = "prompt = \"hi\"\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n";
-    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", text)]));
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", text),
+    ]));
     assert_eq!(project.suites[0].provider, "local");
     let two = format!("{SETTINGS}\n[providers.other]\nkind = \"exec\"\ncommand = \"cat\"\n");
     let result = load_files(&[("evalgit.toml", &two), ("evals/s.toml", text)]);
     let text = diagnostics(&result).to_string();
-    assert!(text.contains("the suite has no `provider`, and evalgit.toml declares several"), "{text}");
+    assert!(
+        text.contains("the suite has no `provider`, and evalgit.toml declares several"),
+        "{text}"
+    );
     assert!(text.contains("`local`, `other`"), "{text}");
 }
 
@@ -702,14 +897,41 @@ model = "claude"
 
 #[test]
 fn profile_and_env_precedence() {
-    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n")];
+    let files = [
+        ("evalgit.toml", PROFILES),
+        ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n"),
+    ];
     // (profile flag, env, expected model, max_run_usd, min_pass_rate, max_concurrency, base_url)
     let cases: &[(Option<&str>, &[(&str, &str)], &str, f64, f64, usize, &str)] = &[
         (None, &[], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
-        (Some("ci"), &[], "large", 5.0, 0.9, 2, "http://127.0.0.1:8080/v1"),
-        (None, &[("EVALGIT_PROFILE", "ci")], "large", 5.0, 0.9, 2, "http://127.0.0.1:8080/v1"),
+        (
+            Some("ci"),
+            &[],
+            "large",
+            5.0,
+            0.9,
+            2,
+            "http://127.0.0.1:8080/v1",
+        ),
+        (
+            None,
+            &[("EVALGIT_PROFILE", "ci")],
+            "large",
+            5.0,
+            0.9,
+            2,
+            "http://127.0.0.1:8080/v1",
+        ),
         // The flag wins over EVALGIT_PROFILE.
-        (Some("nightly"), &[("EVALGIT_PROFILE", "ci")], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
+        (
+            Some("nightly"),
+            &[("EVALGIT_PROFILE", "ci")],
+            "small",
+            1.0,
+            0.8,
+            2,
+            "http://127.0.0.1:8080/v1",
+        ),
         // Environment overrides win over the profile.
         (
             Some("ci"),
@@ -718,7 +940,10 @@ fn profile_and_env_precedence() {
                 ("EVALGIT_MAX_RUN_USD", "0.25"),
                 ("EVALGIT_MIN_PASS_RATE", "0.5"),
                 ("EVALGIT_PROVIDER_LOCAL_MAX_CONCURRENCY", "8"),
-                ("EVALGIT_PROVIDER_LOCAL_BASE_URL", "https://example.test/v1/"),
+                (
+                    "EVALGIT_PROVIDER_LOCAL_BASE_URL",
+                    "https://example.test/v1/",
+                ),
             ],
             "env-model",
             0.25,
@@ -727,7 +952,15 @@ fn profile_and_env_precedence() {
             "https://example.test/v1",
         ),
         // An empty value counts as unset.
-        (None, &[("EVALGIT_MAX_RUN_USD", "")], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
+        (
+            None,
+            &[("EVALGIT_MAX_RUN_USD", "")],
+            "small",
+            1.0,
+            0.8,
+            2,
+            "http://127.0.0.1:8080/v1",
+        ),
     ];
     for (profile, env, model, max_run, min_pass, conc, url) in cases {
         let p = ok(load_with(&files, *profile, env));
@@ -739,21 +972,40 @@ fn profile_and_env_precedence() {
             local.max_concurrency,
             local.base_url.as_deref().unwrap_or(""),
         );
-        assert_eq!(got, (*model, *max_run, *min_pass, *conc, *url), "{profile:?} {env:?}");
+        assert_eq!(
+            got,
+            (*model, *max_run, *min_pass, *conc, *url),
+            "{profile:?} {env:?}"
+        );
     }
     let ci = ok(load_with(&files, Some("ci"), &[]));
     assert_eq!(ci.settings.profile.as_deref(), Some("ci"));
     assert_eq!(ci.settings.providers["local"].params.temperature, Some(0.5));
-    let nightly = ok(load_with(&files, Some("nightly"), &[("EVALGIT_JUDGE", "judge")]));
+    let nightly = ok(load_with(
+        &files,
+        Some("nightly"),
+        &[("EVALGIT_JUDGE", "judge")],
+    ));
     assert_eq!(nightly.settings.judge.as_deref(), Some("judge"));
-    assert_eq!(nightly.settings.providers["judge"].kind, ProviderKind::Anthropic);
+    assert_eq!(
+        nightly.settings.providers["judge"].kind,
+        ProviderKind::Anthropic
+    );
     // Without the profile, the profile's provider does not exist.
-    assert!(!ok(load_with(&files, None, &[])).settings.providers.contains_key("judge"));
+    assert!(
+        !ok(load_with(&files, None, &[]))
+            .settings
+            .providers
+            .contains_key("judge")
+    );
 }
 
 #[test]
 fn environment_errors_name_the_variable() {
-    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n")];
+    let files = [
+        ("evalgit.toml", PROFILES),
+        ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n"),
+    ];
     let result = load_with(
         &files,
         Some("staging"),
@@ -773,9 +1025,20 @@ fn environment_errors_name_the_variable() {
 
 #[test]
 fn unknown_provider_variable_is_only_a_warning() {
-    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n")];
-    let p = ok(load_with(&files, None, &[("EVALGIT_PROVIDER_REMOTE_MODEL", "x")]));
-    let w: Vec<String> = p.warnings.warnings().map(|d| format!("{} {}", d.location(), d.message)).collect();
+    let files = [
+        ("evalgit.toml", PROFILES),
+        ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n"),
+    ];
+    let p = ok(load_with(
+        &files,
+        None,
+        &[("EVALGIT_PROVIDER_REMOTE_MODEL", "x")],
+    ));
+    let w: Vec<String> = p
+        .warnings
+        .warnings()
+        .map(|d| format!("{} {}", d.location(), d.message))
+        .collect();
     assert!(w.contains(&"environment EVALGIT_PROVIDER_REMOTE_MODEL names no provider (`REMOTE`); it is ignored".to_string()), "{w:?}");
 }
 
@@ -786,10 +1049,19 @@ fn jsonl_scenarios_load_with_their_lines() {
         "\n",
         "{\"vars\": {\"country\": \"Japan\"}, \"threshold\": 0.5, \"description\": \"no id\"}\r\n",
     );
-    let text = suite("scenarios_file = \"data/c.jsonl\"\n\n[defaults]\nassert = [{ type = \"max-cost\", value = 1 }]\n");
-    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.jsonl", jsonl)]));
+    let text = suite(
+        "scenarios_file = \"data/c.jsonl\"\n\n[defaults]\nassert = [{ type = \"max-cost\", value = 1 }]\n",
+    );
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+        ("data/c.jsonl", jsonl),
+    ]));
     let s = &project.suites[0].scenarios;
-    let got: Vec<(&str, usize, usize)> = s.iter().map(|s| (s.id.as_str(), s.line, s.asserts.len())).collect();
+    let got: Vec<(&str, usize, usize)> = s
+        .iter()
+        .map(|s| (s.id.as_str(), s.line, s.asserts.len()))
+        .collect();
     assert_eq!(got, [("france", 1, 2), ("line-3", 3, 1)]);
     assert_eq!(s[1].file, std::path::PathBuf::from("data/c.jsonl"));
     assert_eq!(s[1].threshold, Some(0.5));
@@ -806,19 +1078,44 @@ fn jsonl_errors_carry_file_and_line() {
         "{\"id\": \"e\", \"vars\": {\"city\": \"E\"}}\n",
     );
     let text = suite("scenarios_file = \"data/c.jsonl\"\n");
-    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.jsonl", jsonl)]);
+    let result = load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+        ("data/c.jsonl", jsonl),
+    ]);
     let diags = diagnostics(&result);
-    let got: Vec<(String, String)> = diags.errors().map(|d| (d.location(), d.message.clone())).collect();
+    let got: Vec<(String, String)> = diags
+        .errors()
+        .map(|d| (d.location(), d.message.clone()))
+        .collect();
     let want = [
-        ("data/c.jsonl:2:59", "unknown assertion type `contians` (did you mean `contains`?)"),
+        (
+            "data/c.jsonl:2:59",
+            "unknown assertion type `contians` (did you mean `contains`?)",
+        ),
         ("data/c.jsonl:3:38", "invalid JSON: trailing comma"),
-        ("data/c.jsonl:4:1", "each line must be a JSON object, found an array"),
+        (
+            "data/c.jsonl:4:1",
+            "each line must be a JSON object, found an array",
+        ),
         ("data/c.jsonl:5:53", "unknown key `ideal`"),
-        ("data/c.jsonl:5:8", "duplicate scenario id `a` (first defined at line 1)"),
-        ("data/c.jsonl:5:38", "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario"),
-        ("data/c.jsonl:6:13", "scenario `e` does not define variable `country` used by the prompt"),
+        (
+            "data/c.jsonl:5:8",
+            "duplicate scenario id `a` (first defined at line 1)",
+        ),
+        (
+            "data/c.jsonl:5:38",
+            "`assert` is inside `vars`, so it is a variable, not a check: move it up to the scenario",
+        ),
+        (
+            "data/c.jsonl:6:13",
+            "scenario `e` does not define variable `country` used by the prompt",
+        ),
     ];
-    let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(got, want, "{diags}");
     insta::assert_snapshot!("jsonl_errors", diags.to_string());
 }
@@ -826,12 +1123,24 @@ fn jsonl_errors_carry_file_and_line() {
 #[test]
 fn csv_scenarios_are_vars_with_ids() {
     let csv = "id,country,note\nfr,France,\"a, b\"\n,Japan,\"two\nlines\"\nit,Italy,x\n";
-    let text = suite("scenarios_file = \"data/c.csv\"\n\n[defaults]\nassert = [{ type = \"icontains\", value = \"{{ country }}\" }]\n");
-    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.csv", csv)]));
+    let text = suite(
+        "scenarios_file = \"data/c.csv\"\n\n[defaults]\nassert = [{ type = \"icontains\", value = \"{{ country }}\" }]\n",
+    );
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+        ("data/c.csv", csv),
+    ]));
     let s = &project.suites[0].scenarios;
     let got: Vec<(&str, usize)> = s.iter().map(|s| (s.id.as_str(), s.line)).collect();
     assert_eq!(got, [("fr", 2), ("row-2", 3), ("it", 5)]);
-    assert_eq!(s[0].vars, BTreeMap::from([("country".into(), json!("France")), ("note".into(), json!("a, b"))]));
+    assert_eq!(
+        s[0].vars,
+        BTreeMap::from([
+            ("country".into(), json!("France")),
+            ("note".into(), json!("a, b"))
+        ])
+    );
     assert_eq!(s[1].vars["note"], json!("two\nlines"));
     assert_eq!(s[2].asserts.len(), 1);
 }
@@ -839,19 +1148,53 @@ fn csv_scenarios_are_vars_with_ids() {
 #[test]
 fn csv_errors_carry_file_and_line() {
     let cases: &[(&str, &str, &str)] = &[
-        ("country,__expected\nFrance,contains: Paris\n", "data/c.csv:1:1", "column `__expected` is reserved"),
-        ("country,assert\nFrance,x\n", "data/c.csv:1:1", "column `assert` would be a variable, not a check"),
-        ("country,country\nFrance,x\n", "data/c.csv:1:1", "duplicate column `country`"),
-        ("country,x\nFrance,1\nJapan\n", "data/c.csv:3:1", "row has 1 field but the header has 2"),
-        ("id,country\na,France\na,Japan\n", "data/c.csv:3:1", "duplicate scenario id `a` (first defined at line 2)"),
-        ("id,city\na,Paris\n", "data/c.csv:2:1", "scenario `a` does not define variable `country` used by the prompt"),
-        ("id,country\na b,France\n", "data/c.csv:2:1", "invalid scenario id `a b`"),
+        (
+            "country,__expected\nFrance,contains: Paris\n",
+            "data/c.csv:1:1",
+            "column `__expected` is reserved",
+        ),
+        (
+            "country,assert\nFrance,x\n",
+            "data/c.csv:1:1",
+            "column `assert` would be a variable, not a check",
+        ),
+        (
+            "country,country\nFrance,x\n",
+            "data/c.csv:1:1",
+            "duplicate column `country`",
+        ),
+        (
+            "country,x\nFrance,1\nJapan\n",
+            "data/c.csv:3:1",
+            "row has 1 field but the header has 2",
+        ),
+        (
+            "id,country\na,France\na,Japan\n",
+            "data/c.csv:3:1",
+            "duplicate scenario id `a` (first defined at line 2)",
+        ),
+        (
+            "id,city\na,Paris\n",
+            "data/c.csv:2:1",
+            "scenario `a` does not define variable `country` used by the prompt",
+        ),
+        (
+            "id,country\na b,France\n",
+            "data/c.csv:2:1",
+            "invalid scenario id `a b`",
+        ),
     ];
     for (csv, location, message) in cases {
         let text = suite("scenarios_file = \"data/c.csv\"\n");
-        let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.csv", csv)]);
+        let result = load_files(&[
+            ("evalgit.toml", SETTINGS),
+            ("evals/s.toml", &text),
+            ("data/c.csv", csv),
+        ]);
         let diags = diagnostics(&result);
-        let Some(d) = diags.errors().find(|d| d.message.contains(message)) else { panic!("no {message:?} in:\n{diags}") };
+        let Some(d) = diags.errors().find(|d| d.message.contains(message)) else {
+            panic!("no {message:?} in:\n{diags}")
+        };
         assert_eq!(d.location(), *location, "{d}");
     }
 }
@@ -863,27 +1206,50 @@ fn csv_without_checks_warns_once_past_ten() {
         csv.push_str(&format!("C{i}\n"));
     }
     let text = suite("scenarios_file = \"data/c.csv\"\n");
-    let project = ok(load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text), ("data/c.csv", &csv)]));
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+        ("data/c.csv", &csv),
+    ]));
     assert_eq!(project.suites[0].scenarios.len(), 25);
     assert_eq!(project.warnings.0.len(), 11, "{}", project.warnings);
-    assert_eq!(project.warnings.0[10].message, "15 more scenarios have no assertions, so they always pass");
+    assert_eq!(
+        project.warnings.0[10].message,
+        "15 more scenarios have no assertions, so they always pass"
+    );
 }
 
 #[test]
 fn missing_settings_file() {
     let result = load_files(&[("evals/s.toml", CAPITALS)]);
     let text = diagnostics(&result).to_string();
-    assert!(text.starts_with("error: no evalgit.toml in memory"), "{text}");
+    assert!(
+        text.starts_with("error: no evalgit.toml in memory"),
+        "{text}"
+    );
 }
 
 #[test]
 fn unknown_profile_lists_known_ones() {
-    let files = [("evalgit.toml", PROFILES), ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n")];
+    let files = [
+        ("evalgit.toml", PROFILES),
+        ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n"),
+    ];
     let result = load_with(&files, Some("prod"), &[]);
     let d = diagnostics(&result).errors().next().cloned();
     let Some(d) = d else { panic!("no error") };
-    assert_eq!((d.location().as_str(), d.key_path.as_str(), d.message.as_str()), ("command line", "--profile", "unknown profile `prod`"));
-    assert_eq!(d.help.as_deref(), Some("profiles in evalgit.toml: `ci`, `nightly`"));
+    assert_eq!(
+        (
+            d.location().as_str(),
+            d.key_path.as_str(),
+            d.message.as_str()
+        ),
+        ("command line", "--profile", "unknown profile `prod`")
+    );
+    assert_eq!(
+        d.help.as_deref(),
+        Some("profiles in evalgit.toml: `ci`, `nightly`")
+    );
 }
 
 #[test]
@@ -896,14 +1262,20 @@ fn many_scenarios_load_quickly() {
         toml.push_str(&format!("[[scenario]]\nid = \"s{i}\"\nvars = {{ country = \"C{i}\" }}\nassert = [{{ type = \"icontains\", value = \"x{i}\" }}]\n\n"));
         jsonl.push_str(&format!("{{\"id\": \"j{i}\", \"vars\": {{\"country\": \"C{i}\"}}, \"assert\": [{{\"type\": \"contains\", \"value\": \"y\"}}]}}\n"));
     }
-    let files = [("evalgit.toml", SETTINGS), ("evals/s.toml", toml.as_str()), ("data/c.jsonl", jsonl.as_str())];
+    let files = [
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", toml.as_str()),
+        ("data/c.jsonl", jsonl.as_str()),
+    ];
     let start = std::time::Instant::now();
     let project = ok(load_files(&files));
     let elapsed = start.elapsed();
     assert_eq!(project.suites[0].scenarios.len(), 20_000);
     assert!(elapsed.as_secs() < 10, "{elapsed:?}");
     let compiled = CompiledPrompt::new(&project.suites[0].prompt).map_err(|e| e.to_string());
-    let Ok(compiled) = compiled else { panic!("{compiled:?}") };
+    let Ok(compiled) = compiled else {
+        panic!("{compiled:?}")
+    };
     for s in &project.suites[0].scenarios {
         assert!(compiled.render(&s.vars).is_ok());
     }

@@ -7,8 +7,8 @@
 
 mod assertion_table;
 mod diagnostic;
-mod expand;
 pub mod env;
+mod expand;
 mod init;
 mod load;
 mod scenario_table;
@@ -22,12 +22,15 @@ pub mod template;
 mod walker;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use settings::{BudgetPolicy, GatePolicy, Price, ProviderConfig, ProviderKind, RedactPolicy, SamplingParams, Settings};
 pub use init::{STARTER_FILES, write_starter};
 pub use load::{LoadOptions, SETTINGS_FILE, find_root, load};
+pub use settings::{
+    BudgetPolicy, GatePolicy, Price, ProviderConfig, ProviderKind, RedactPolicy, SamplingParams,
+    Settings,
+};
 pub use source::{MemorySource, Source, WorkTree};
-pub use template::{CompiledPrompt, TemplateError, TemplateErrorKind, render_messages};
 pub use suite::{Message, PassRule, Prompt, Role, Scenario, Suite};
+pub use template::{CompiledPrompt, TemplateError, TemplateErrorKind, render_messages};
 
 use std::path::PathBuf;
 

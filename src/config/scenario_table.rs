@@ -11,7 +11,15 @@ use super::assertion_table::{AssertCtx, read_assertion};
 use super::walker::{Entry, FileCx, Node, NodeKind, get, index, join};
 use super::{PassRule, Scenario};
 
-pub(crate) const SCENARIO_KEYS: &[&str] = &["id", "description", "vars", "assert", "threshold", "repeat", "pass_rule"];
+pub(crate) const SCENARIO_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "vars",
+    "assert",
+    "threshold",
+    "repeat",
+    "pass_rule",
+];
 
 /// Var names that mean the user put their checks in the wrong place.
 const MISPLACED_ASSERT: &[&str] = &["assert", "asserts", "assertions", "assertion"];
@@ -51,10 +59,20 @@ pub(crate) enum IdRule {
 
 impl ScenarioSink<'_> {
     /// Reads one scenario table at `span`; records it if it is valid.
-    pub fn read(&mut self, cx: &mut FileCx<'_>, entries: &[Entry], span: &Range<usize>, path: &str, id_rule: IdRule) {
+    pub fn read(
+        &mut self,
+        cx: &mut FileCx<'_>,
+        entries: &[Entry],
+        span: &Range<usize>,
+        path: &str,
+        id_rule: IdRule,
+    ) {
         let mut ok = true;
         cx.check_keys(entries, SCENARIO_KEYS, path);
-        if entries.iter().any(|e| !SCENARIO_KEYS.contains(&e.key.as_str())) {
+        if entries
+            .iter()
+            .any(|e| !SCENARIO_KEYS.contains(&e.key.as_str()))
+        {
             ok = false;
         }
         let line = cx.file.line_of(span.start);
@@ -70,16 +88,27 @@ impl ScenarioSink<'_> {
             }
             (None, IdRule::Default(id)) => Some(id),
             (None, IdRule::Required) => {
-                cx.error(span, path, "scenario has no `id`").help("add `id = \"...\"`: the id names the scenario's snapshot and results");
+                cx.error(span, path, "scenario has no `id`")
+                    .help("add `id = \"...\"`: the id names the scenario's snapshot and results");
                 None
             }
         };
         if let Some(id) = &id {
             if let Some((file, first)) = self.seen.get(id) {
-                let here = if *file == cx.file.path { format!("line {first}") } else { format!("{}:{first}", crate::error::display_rel(file)) };
-                let span = get(entries, "id").map(|e| e.value.span.clone()).unwrap_or(span.clone());
-                cx.error(&span, &join(path, "id"), format!("duplicate scenario id `{id}` (first defined at {here})"))
-                    .help("scenario ids must be unique within a suite");
+                let here = if *file == cx.file.path {
+                    format!("line {first}")
+                } else {
+                    format!("{}:{first}", crate::error::display_rel(file))
+                };
+                let span = get(entries, "id")
+                    .map(|e| e.value.span.clone())
+                    .unwrap_or(span.clone());
+                cx.error(
+                    &span,
+                    &join(path, "id"),
+                    format!("duplicate scenario id `{id}` (first defined at {here})"),
+                )
+                .help("scenario ids must be unique within a suite");
                 ok = false;
             } else {
                 self.seen.insert(id.clone(), (cx.file.path.clone(), line));
@@ -124,7 +153,12 @@ impl ScenarioSink<'_> {
             r
         });
         let pass_rule = get(entries, "pass_rule").and_then(|e| {
-            let p = read_pass_rule(cx, &e.value, &join(path, "pass_rule"), repeat.unwrap_or(self.suite_repeat));
+            let p = read_pass_rule(
+                cx,
+                &e.value,
+                &join(path, "pass_rule"),
+                repeat.unwrap_or(self.suite_repeat),
+            );
             ok &= p.is_some();
             p
         });
@@ -134,9 +168,15 @@ impl ScenarioSink<'_> {
 
         let name = id.as_deref().unwrap_or("?");
         if check_vars {
-            let missing: Vec<&String> = self.referenced.iter().filter(|v| !vars.contains_key(*v)).collect();
+            let missing: Vec<&String> = self
+                .referenced
+                .iter()
+                .filter(|v| !vars.contains_key(*v))
+                .collect();
             if !missing.is_empty() {
-                let at = get(entries, "vars").map(|e| (e.key_span.clone(), join(path, "vars"))).unwrap_or((span.clone(), path.to_string()));
+                let at = get(entries, "vars")
+                    .map(|e| (e.key_span.clone(), join(path, "vars")))
+                    .unwrap_or((span.clone(), path.to_string()));
                 for var in missing {
                     cx.error(&at.0, &at.1, format!("scenario `{name}` does not define variable `{var}` used by the prompt")).help(format!(
                         "add `{var}` to this scenario's `vars`, or to `[defaults] vars` to give every scenario a value"
@@ -149,20 +189,36 @@ impl ScenarioSink<'_> {
         if ok && asserts.is_empty() {
             self.without_asserts += 1;
             if self.without_asserts <= NO_ASSERT_WARNINGS {
-                let at = assert_entry.map(|e| e.key_span.clone()).unwrap_or(span.clone());
+                let at = assert_entry
+                    .map(|e| e.key_span.clone())
+                    .unwrap_or(span.clone());
                 cx.warning(&at, path, format!("scenario `{name}` has no assertions, so it always passes"))
                     .help("add `assert = [{ type = \"contains\", value = \"...\" }]`, or checks for every scenario under `[defaults] assert`");
             }
         }
         if let (true, Some(id)) = (ok, id) {
-            self.scenarios.push(Scenario { id, vars, asserts, threshold, repeat, pass_rule, file: cx.file.path.clone(), line });
+            self.scenarios.push(Scenario {
+                id,
+                vars,
+                asserts,
+                threshold,
+                repeat,
+                pass_rule,
+                file: cx.file.path.clone(),
+                line,
+            });
         }
     }
 
     /// A scenario's `vars` table (or `[defaults] vars`): `None` when it is not a table, else
     /// the usable variables and whether all of them were (a misplaced `assert` is left out
     /// of the map, so it does not also cause "undefined variable" errors).
-    pub fn read_vars(&self, cx: &mut FileCx<'_>, node: &Node, path: &str) -> Option<(BTreeMap<String, serde_json::Value>, bool)> {
+    pub fn read_vars(
+        &self,
+        cx: &mut FileCx<'_>,
+        node: &Node,
+        path: &str,
+    ) -> Option<(BTreeMap<String, serde_json::Value>, bool)> {
         let table = cx.table(node, path)?;
         let mut ok = true;
         let mut out = BTreeMap::new();
@@ -186,23 +242,45 @@ impl ScenarioSink<'_> {
 
 /// `[{ type = "contains", ... }, ...]`, which would be checks if placed under `assert`.
 fn looks_like_assertions(node: &Node) -> bool {
-    let NodeKind::Array(items) = &node.kind else { return false };
+    let NodeKind::Array(items) = &node.kind else {
+        return false;
+    };
     !items.is_empty()
         && items.iter().all(|i| {
-            i.as_table().and_then(|t| get(t, "type")).and_then(|e| e.value.as_str()).is_some_and(|t| {
-                crate::assert::AssertKind::from_name(t.strip_prefix("not-").unwrap_or(t)).is_some()
-            })
+            i.as_table()
+                .and_then(|t| get(t, "type"))
+                .and_then(|e| e.value.as_str())
+                .is_some_and(|t| {
+                    crate::assert::AssertKind::from_name(t.strip_prefix("not-").unwrap_or(t))
+                        .is_some()
+                })
         })
 }
 
 /// An `assert` array; a single table is accepted as a list of one.
-pub(crate) fn read_assert_list(cx: &mut FileCx<'_>, node: &Node, path: &str, actx: &AssertCtx<'_>) -> Option<Vec<AssertionSpec>> {
+pub(crate) fn read_assert_list(
+    cx: &mut FileCx<'_>,
+    node: &Node,
+    path: &str,
+    actx: &AssertCtx<'_>,
+) -> Option<Vec<AssertionSpec>> {
     let items: Vec<(&Node, String)> = match &node.kind {
-        NodeKind::Array(items) => items.iter().enumerate().map(|(i, n)| (n, index(path, i))).collect(),
+        NodeKind::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n, index(path, i)))
+            .collect(),
         NodeKind::Table(_) => vec![(node, path.to_string())],
         _ => {
-            cx.error(&node.span, path, format!("`assert` must be an array of tables, found {}", node.type_name()))
-                .help("write `assert = [{ type = \"contains\", value = \"...\" }]`");
+            cx.error(
+                &node.span,
+                path,
+                format!(
+                    "`assert` must be an array of tables, found {}",
+                    node.type_name()
+                ),
+            )
+            .help("write `assert = [{ type = \"contains\", value = \"...\" }]`");
             return None;
         }
     };
@@ -219,7 +297,12 @@ pub(crate) fn read_assert_list(cx: &mut FileCx<'_>, node: &Node, path: &str, act
 
 /// Ids name snapshot files (`snapshots/<suite>/<id>.snap`), so they are restricted to
 /// characters that are safe in a path on every platform.
-pub(crate) fn check_id(cx: &mut FileCx<'_>, id: &str, span: &Range<usize>, path: &str) -> Option<String> {
+pub(crate) fn check_id(
+    cx: &mut FileCx<'_>,
+    id: &str,
+    span: &Range<usize>,
+    path: &str,
+) -> Option<String> {
     if valid_id(id) {
         return Some(id.to_string());
     }
@@ -232,21 +315,33 @@ pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 /// `"all"`, `"majority"` or `"at-least-K"`; `K` may not exceed `repeat`.
-pub(crate) fn read_pass_rule(cx: &mut FileCx<'_>, node: &Node, path: &str, repeat: u32) -> Option<PassRule> {
+pub(crate) fn read_pass_rule(
+    cx: &mut FileCx<'_>,
+    node: &Node,
+    path: &str,
+    repeat: u32,
+) -> Option<PassRule> {
     let s = cx.str(node, path)?;
     match parse_pass_rule(s) {
         Some(PassRule::AtLeast(k)) if k > repeat => {
-            cx.error(&node.span, path, format!("pass rule `{s}` can never pass with repeat = {repeat}"))
-                .help(format!("raise `repeat` to at least {k}, or lower K"));
+            cx.error(
+                &node.span,
+                path,
+                format!("pass rule `{s}` can never pass with repeat = {repeat}"),
+            )
+            .help(format!("raise `repeat` to at least {k}, or lower K"));
             None
         }
         Some(rule) => Some(rule),
         None => {
-            cx.error(&node.span, path, format!("unknown pass rule `{s}`")).help("use `all`, `majority` or `at-least-K` (e.g. `at-least-2`)");
+            cx.error(&node.span, path, format!("unknown pass rule `{s}`"))
+                .help("use `all`, `majority` or `at-least-K` (e.g. `at-least-2`)");
             None
         }
     }
@@ -256,7 +351,11 @@ pub(crate) fn parse_pass_rule(s: &str) -> Option<PassRule> {
     match s {
         "all" => Some(PassRule::All),
         "majority" => Some(PassRule::Majority),
-        _ => s.strip_prefix("at-least-").and_then(|k| k.parse::<u32>().ok()).filter(|k| *k >= 1).map(PassRule::AtLeast),
+        _ => s
+            .strip_prefix("at-least-")
+            .and_then(|k| k.parse::<u32>().ok())
+            .filter(|k| *k >= 1)
+            .map(PassRule::AtLeast),
     }
 }
 
@@ -281,7 +380,15 @@ mod tests {
 
     #[test]
     fn ids() {
-        for (id, ok) in [("france", true), ("row-1", true), ("a.b_c", true), (".hidden", false), ("a/b", false), ("a b", false), ("", false)] {
+        for (id, ok) in [
+            ("france", true),
+            ("row-1", true),
+            ("a.b_c", true),
+            (".hidden", false),
+            ("a/b", false),
+            ("a b", false),
+            ("", false),
+        ] {
             assert_eq!(valid_id(id), ok, "{id}");
         }
     }

@@ -37,24 +37,42 @@ pub(crate) fn read_jsonl(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                 // serde_json's column is 1-based and counts bytes of this line.
                 let col = err.column().max(1) - 1;
                 let at = (line_start + col).min(span.end);
-                cx.error(&(at..at + 1), &format!("line {line_no}"), format!("invalid JSON: {}", strip_position(&err.to_string())))
-                    .help("a JSONL file holds one complete JSON object per line");
+                cx.error(
+                    &(at..at + 1),
+                    &format!("line {line_no}"),
+                    format!("invalid JSON: {}", strip_position(&err.to_string())),
+                )
+                .help("a JSONL file holds one complete JSON object per line");
                 continue;
             }
         };
         if !value.is_object() {
             let node = Node::from_json(&value, &loc);
-            cx.error(&loc, &format!("line {line_no}"), format!("each line must be a JSON object, found {}", node.type_name()))
-                .help("e.g. {\"id\": \"france\", \"vars\": {\"country\": \"France\"}}");
+            cx.error(
+                &loc,
+                &format!("line {line_no}"),
+                format!(
+                    "each line must be a JSON object, found {}",
+                    node.type_name()
+                ),
+            )
+            .help("e.g. {\"id\": \"france\", \"vars\": {\"country\": \"France\"}}");
             continue;
         }
         let node = Node::from_json_text(&value, &file.text, line_start);
         if let NodeKind::Table(entries) = &node.kind {
-            sink.read(cx, entries, &loc, "", IdRule::Default(format!("line-{line_no}")));
+            sink.read(
+                cx,
+                entries,
+                &loc,
+                "",
+                IdRule::Default(format!("line-{line_no}")),
+            );
         }
     }
     if !any {
-        cx.warning(&(0..0), "", "the scenarios file is empty").help("add one JSON object per line");
+        cx.warning(&(0..0), "", "the scenarios file is empty")
+            .help("add one JSON object per line");
     }
 }
 
@@ -74,7 +92,10 @@ fn strip_position(msg: &str) -> &str {
 
 pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
     let file: &SourceFile = cx.file;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(file.text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(file.text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(err) => {
@@ -87,10 +108,17 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
     let mut id_col = None;
     let mut columns: Vec<String> = Vec::with_capacity(headers.len());
     for (i, h) in headers.iter().enumerate() {
-        let name = if i == 0 { h.trim_start_matches('\u{feff}') } else { h }.trim().to_string();
+        let name = if i == 0 {
+            h.trim_start_matches('\u{feff}')
+        } else {
+            h
+        }
+        .trim()
+        .to_string();
         let path = format!("column {}", i + 1);
         if name.is_empty() {
-            cx.error(&header_span, &path, format!("column {} has no name", i + 1)).help("every column of the header row names a variable");
+            cx.error(&header_span, &path, format!("column {} has no name", i + 1))
+                .help("every column of the header row names a variable");
             ok = false;
         } else if RESERVED_COLUMNS.contains(&name.as_str()) {
             cx.error(&header_span, &path, format!("column `{name}` would be a variable, not a check"))
@@ -122,18 +150,27 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                 let line = err.position().map(|p| p.line() as usize).unwrap_or(0);
                 let span = first_column(file, line.max(1));
                 let msg = match err.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                        format!("row has {len} field{} but the header has {expected_len}", if *len == 1 { "" } else { "s" })
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => {
+                        format!(
+                            "row has {len} field{} but the header has {expected_len}",
+                            if *len == 1 { "" } else { "s" }
+                        )
                     }
                     _ => format!("invalid CSV: {err}"),
                 };
-                cx.error(&span, &format!("row {}", rows + 1), msg).help("quote fields that contain commas or line breaks");
+                cx.error(&span, &format!("row {}", rows + 1), msg)
+                    .help("quote fields that contain commas or line breaks");
                 rows += 1;
                 continue;
             }
         }
         rows += 1;
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(rows + 1);
+        let line = record
+            .position()
+            .map(|p| p.line() as usize)
+            .unwrap_or(rows + 1);
         let span = first_column(file, line);
         let mut id = format!("row-{rows}");
         let mut vars = BTreeMap::new();
@@ -158,7 +195,10 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
             super::walker::Entry {
                 key: "id".into(),
                 key_span: span.clone(),
-                value: Node { span: span.clone(), kind: NodeKind::Str(id) },
+                value: Node {
+                    span: span.clone(),
+                    kind: NodeKind::Str(id),
+                },
             },
             super::walker::Entry {
                 key: "vars".into(),
@@ -177,9 +217,16 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                 },
             },
         ];
-        sink.read(cx, &entries, &span, &format!("row {rows}"), IdRule::Required);
+        sink.read(
+            cx,
+            &entries,
+            &span,
+            &format!("row {rows}"),
+            IdRule::Required,
+        );
     }
     if rows == 0 {
-        cx.warning(&header_span, "", "the CSV file has a header but no rows").help("each row after the header is one scenario");
+        cx.warning(&header_span, "", "the CSV file has a header but no rows")
+            .help("each row after the header is one scenario");
     }
 }

@@ -161,7 +161,13 @@ pub struct GatePolicy {
 
 impl Default for GatePolicy {
     fn default() -> Self {
-        GatePolicy { min_pass_rate: None, min_mean_score: None, tolerance: 0.05, alpha: 0.05, fail_on_error: true }
+        GatePolicy {
+            min_pass_rate: None,
+            min_mean_score: None,
+            tolerance: 0.05,
+            alpha: 0.05,
+            fail_on_error: true,
+        }
     }
 }
 

@@ -9,8 +9,17 @@ use std::path::PathBuf;
 use super::walker::{FileCx, Node, NodeKind, SourceFile, get, join};
 use super::{Diagnostics, Price, ProviderConfig, ProviderKind, Settings};
 
-const TOP_KEYS: &[&str] =
-    &["judge", "evals_dir", "snapshots_dir", "providers", "prices", "budget", "gate", "redact", "profile"];
+const TOP_KEYS: &[&str] = &[
+    "judge",
+    "evals_dir",
+    "snapshots_dir",
+    "providers",
+    "prices",
+    "budget",
+    "gate",
+    "redact",
+    "profile",
+];
 const PROFILE_KEYS: &[&str] = &["judge", "budget", "gate", "prices", "redact", "providers"];
 const PROVIDER_KEYS: &[&str] = &[
     "kind",
@@ -36,10 +45,26 @@ const PROVIDER_KEYS: &[&str] = &[
     "usage_output_path",
     "command",
 ];
-const HTTP_ONLY_KEYS: &[&str] = &["body", "response_path", "usage_input_path", "usage_output_path"];
-const BUDGET_KEYS: &[&str] =
-    &["max_run_usd", "max_cost_increase_pct", "max_cost_increase_usd", "warn_cost_increase_pct", "warn_cost_increase_usd"];
-const GATE_KEYS: &[&str] = &["min_pass_rate", "min_mean_score", "tolerance", "alpha", "fail_on_error"];
+const HTTP_ONLY_KEYS: &[&str] = &[
+    "body",
+    "response_path",
+    "usage_input_path",
+    "usage_output_path",
+];
+const BUDGET_KEYS: &[&str] = &[
+    "max_run_usd",
+    "max_cost_increase_pct",
+    "max_cost_increase_usd",
+    "warn_cost_increase_pct",
+    "warn_cost_increase_usd",
+];
+const GATE_KEYS: &[&str] = &[
+    "min_pass_rate",
+    "min_mean_score",
+    "tolerance",
+    "alpha",
+    "fail_on_error",
+];
 const REDACT_KEYS: &[&str] = &["emails", "phones", "cards", "patterns"];
 const KINDS: &str = "`openai`, `anthropic`, `http` or `exec`";
 
@@ -68,7 +93,11 @@ pub(crate) struct SettingsFile {
 
 /// Reads `evalgit.toml` entries. `profile` is the profile to apply, already known to exist
 /// or reported by the caller when it does not (see [`profile_names`]).
-pub(crate) fn read_settings(cx: &mut FileCx<'_>, entries: &[super::walker::Entry], profile: Option<&str>) -> SettingsFile {
+pub(crate) fn read_settings(
+    cx: &mut FileCx<'_>,
+    entries: &[super::walker::Entry],
+    profile: Option<&str>,
+) -> SettingsFile {
     let mut out = SettingsFile::default();
     out.settings.evals_dir = "evals".to_string();
     out.settings.snapshots_dir = "snapshots".to_string();
@@ -104,23 +133,37 @@ pub(crate) fn read_settings(cx: &mut FileCx<'_>, entries: &[super::walker::Entry
                 out.declared_providers.insert(p.key.clone());
                 let path = join("providers", &p.key);
                 if !valid_name(&p.key) {
-                    cx.error(&p.key_span, &path, format!("provider name `{}` may only use letters, digits, `_` and `-`", p.key))
-                        .help("the name is used in EVALGIT_PROVIDER_<NAME>_* variables and in reports");
+                    cx.error(
+                        &p.key_span,
+                        &path,
+                        format!(
+                            "provider name `{}` may only use letters, digits, `_` and `-`",
+                            p.key
+                        ),
+                    )
+                    .help("the name is used in EVALGIT_PROVIDER_<NAME>_* variables and in reports");
                     continue;
                 }
-                let Some(table) = cx.table(&p.value, &path) else { continue };
+                let Some(table) = cx.table(&p.value, &path) else {
+                    continue;
+                };
                 let kind = match get(table, "kind") {
                     Some(k) => read_kind(cx, &k.value, &join(&path, "kind")),
                     None => {
-                        cx.error(&p.value.span, &path, format!("provider `{}` has no `kind`", p.key))
-                            .help(format!("add `kind = \"openai\"` (one of {KINDS})"));
+                        cx.error(
+                            &p.value.span,
+                            &path,
+                            format!("provider `{}` has no `kind`", p.key),
+                        )
+                        .help(format!("add `kind = \"openai\"` (one of {KINDS})"));
                         None
                     }
                 };
                 let Some(kind) = kind else { continue };
                 let mut config = ProviderConfig::new(p.key.clone(), kind);
                 apply_provider(cx, table, &path, &mut config);
-                out.provider_origins.insert(p.key.clone(), Origin::File(p.value.span.clone(), path));
+                out.provider_origins
+                    .insert(p.key.clone(), Origin::File(p.value.span.clone(), path));
                 out.settings.providers.insert(p.key.clone(), config);
             }
         }
@@ -143,7 +186,9 @@ pub(crate) fn read_settings(cx: &mut FileCx<'_>, entries: &[super::walker::Entry
             let base = out.clone();
             for p in profiles {
                 let path = join("profile", &p.key);
-                let Some(table) = cx.table(&p.value, &path) else { continue };
+                let Some(table) = cx.table(&p.value, &path) else {
+                    continue;
+                };
                 // Every profile is applied to a copy of the base, so all are checked; only
                 // the selected one is kept.
                 let mut merged = base.clone();
@@ -166,7 +211,12 @@ pub(crate) fn profile_names(entries: &[super::walker::Entry]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn apply_profile(cx: &mut FileCx<'_>, table: &[super::walker::Entry], base: &str, out: &mut SettingsFile) {
+fn apply_profile(
+    cx: &mut FileCx<'_>,
+    table: &[super::walker::Entry],
+    base: &str,
+    out: &mut SettingsFile,
+) {
     cx.check_keys(table, PROFILE_KEYS, base);
     let profile = base.trim_start_matches("profile.");
     if let Some(e) = get(table, "judge") {
@@ -182,18 +232,34 @@ fn apply_profile(cx: &mut FileCx<'_>, table: &[super::walker::Entry], base: &str
             for p in providers {
                 let path = join(&ppath, &p.key);
                 out.declared_providers.insert(p.key.clone());
-                let Some(ptable) = cx.table(&p.value, &path) else { continue };
-                let kind = get(ptable, "kind").map(|k| read_kind(cx, &k.value, &join(&path, "kind")));
+                let Some(ptable) = cx.table(&p.value, &path) else {
+                    continue;
+                };
+                let kind =
+                    get(ptable, "kind").map(|k| read_kind(cx, &k.value, &join(&path, "kind")));
                 let mut config = match (out.settings.providers.get(&p.key), kind) {
                     (_, Some(None)) => continue,
-                    (Some(existing), Some(Some(kind))) => ProviderConfig { kind, ..existing.clone() },
+                    (Some(existing), Some(Some(kind))) => ProviderConfig {
+                        kind,
+                        ..existing.clone()
+                    },
                     (Some(existing), None) => existing.clone(),
                     (None, Some(Some(kind))) => {
                         if !valid_name(&p.key) {
-                            cx.error(&p.key_span, &path, format!("provider name `{}` may only use letters, digits, `_` and `-`", p.key));
+                            cx.error(
+                                &p.key_span,
+                                &path,
+                                format!(
+                                    "provider name `{}` may only use letters, digits, `_` and `-`",
+                                    p.key
+                                ),
+                            );
                             continue;
                         }
-                        out.provider_origins.insert(p.key.clone(), Origin::File(p.value.span.clone(), path.clone()));
+                        out.provider_origins.insert(
+                            p.key.clone(),
+                            Origin::File(p.value.span.clone(), path.clone()),
+                        );
                         ProviderConfig::new(p.key.clone(), kind)
                     }
                     (None, None) => {
@@ -211,7 +277,12 @@ fn apply_profile(cx: &mut FileCx<'_>, table: &[super::walker::Entry], base: &str
         }
     }
     if let Some(e) = get(table, "prices") {
-        apply_prices(cx, &e.value, &join(base, "prices"), &mut out.settings.prices);
+        apply_prices(
+            cx,
+            &e.value,
+            &join(base, "prices"),
+            &mut out.settings.prices,
+        );
     }
     if let Some(e) = get(table, "budget") {
         apply_budget(cx, &e.value, &join(base, "budget"), &mut out.settings);
@@ -226,7 +297,10 @@ fn apply_profile(cx: &mut FileCx<'_>, table: &[super::walker::Entry], base: &str
 
 /// Names that end up in environment variable names and file names.
 pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn read_kind(cx: &mut FileCx<'_>, node: &Node, path: &str) -> Option<ProviderKind> {
@@ -239,7 +313,9 @@ fn read_kind(cx: &mut FileCx<'_>, node: &Node, path: &str) -> Option<ProviderKin
                 Some(m) => format!("unknown provider kind `{s}` (did you mean `{m}`?)"),
                 None => format!("unknown provider kind `{s}`"),
             };
-            cx.error(&node.span, path, msg).help(format!("use one of {KINDS}; any OpenAI-compatible server is `openai`"));
+            cx.error(&node.span, path, msg).help(format!(
+                "use one of {KINDS}; any OpenAI-compatible server is `openai`"
+            ));
             None
         }
     }
@@ -274,7 +350,12 @@ pub(crate) fn clean_relative(s: &str) -> Option<String> {
 }
 
 /// Applies every key of a provider table except `kind` (already handled) over `config`.
-pub(crate) fn apply_provider(cx: &mut FileCx<'_>, table: &[super::walker::Entry], base: &str, config: &mut ProviderConfig) {
+pub(crate) fn apply_provider(
+    cx: &mut FileCx<'_>,
+    table: &[super::walker::Entry],
+    base: &str,
+    config: &mut ProviderConfig,
+) {
     let kind = config.kind;
     for e in table {
         let path = join(base, &e.key);
@@ -288,12 +369,21 @@ pub(crate) fn apply_provider(cx: &mut FileCx<'_>, table: &[super::walker::Entry]
             }
             "base_url" => {
                 if kind == ProviderKind::Exec {
-                    cx.error(&e.key_span, &path, "`base_url` does not apply to an `exec` provider").help("an exec provider runs `command`");
+                    cx.error(
+                        &e.key_span,
+                        &path,
+                        "`base_url` does not apply to an `exec` provider",
+                    )
+                    .help("an exec provider runs `command`");
                 } else if let Some(s) = cx.non_empty_str(v, &path) {
                     if s.starts_with("http://") || s.starts_with("https://") {
                         config.base_url = Some(s.trim_end_matches('/').to_string());
                     } else {
-                        cx.error(&v.span, &path, format!("`base_url` must start with http:// or https://, found `{s}`"));
+                        cx.error(
+                            &v.span,
+                            &path,
+                            format!("`base_url` must start with http:// or https://, found `{s}`"),
+                        );
                     }
                 }
             }
@@ -302,9 +392,15 @@ pub(crate) fn apply_provider(cx: &mut FileCx<'_>, table: &[super::walker::Entry]
                     config.api_key_env = Some(s);
                 }
             }
-            "temperature" => config.params.temperature = cx.number_in(v, &path, 0.0, 2.0, "between 0 and 2").or(config.params.temperature),
+            "temperature" => {
+                config.params.temperature = cx
+                    .number_in(v, &path, 0.0, 2.0, "between 0 and 2")
+                    .or(config.params.temperature)
+            }
             "top_p" => config.params.top_p = cx.fraction(v, &path).or(config.params.top_p),
-            "max_tokens" => config.params.max_tokens = cx.count(v, &path, 1).or(config.params.max_tokens),
+            "max_tokens" => {
+                config.params.max_tokens = cx.count(v, &path, 1).or(config.params.max_tokens)
+            }
             "seed" => config.params.seed = cx.int(v, &path).or(config.params.seed),
             "stop" => {
                 if let Some(list) = cx.string_list(v, &path) {
@@ -329,13 +425,19 @@ pub(crate) fn apply_provider(cx: &mut FileCx<'_>, table: &[super::walker::Entry]
                     config.max_concurrency = n as usize;
                 }
             }
-            "requests_per_minute" => config.requests_per_minute = cx.count(v, &path, 1).or(config.requests_per_minute),
+            "requests_per_minute" => {
+                config.requests_per_minute = cx.count(v, &path, 1).or(config.requests_per_minute)
+            }
             "timeout_secs" => {
                 if let Some(n) = cx.number(v, &path) {
                     if n > 0.0 {
                         config.timeout_secs = n;
                     } else {
-                        cx.error(&v.span, &path, format!("`timeout_secs` must be more than 0, found {n}"));
+                        cx.error(
+                            &v.span,
+                            &path,
+                            format!("`timeout_secs` must be more than 0, found {n}"),
+                        );
                     }
                 }
             }
@@ -354,27 +456,57 @@ pub(crate) fn apply_provider(cx: &mut FileCx<'_>, table: &[super::walker::Entry]
                 }
             }
             key if HTTP_ONLY_KEYS.contains(&key) && kind != ProviderKind::Http => {
-                cx.error(&e.key_span, &path, format!("`{key}` only applies to an `http` provider, not `{}`", kind.name()));
+                cx.error(
+                    &e.key_span,
+                    &path,
+                    format!(
+                        "`{key}` only applies to an `http` provider, not `{}`",
+                        kind.name()
+                    ),
+                );
             }
             "body" => config.body = Some(v.to_json()),
-            "response_path" => config.response_path = cx.non_empty_str(v, &path).map(str::to_string).or(config.response_path.take()),
-            "usage_input_path" => config.usage_input_path = cx.non_empty_str(v, &path).map(str::to_string).or(config.usage_input_path.take()),
+            "response_path" => {
+                config.response_path = cx
+                    .non_empty_str(v, &path)
+                    .map(str::to_string)
+                    .or(config.response_path.take())
+            }
+            "usage_input_path" => {
+                config.usage_input_path = cx
+                    .non_empty_str(v, &path)
+                    .map(str::to_string)
+                    .or(config.usage_input_path.take())
+            }
             "usage_output_path" => {
-                config.usage_output_path = cx.non_empty_str(v, &path).map(str::to_string).or(config.usage_output_path.take())
+                config.usage_output_path = cx
+                    .non_empty_str(v, &path)
+                    .map(str::to_string)
+                    .or(config.usage_output_path.take())
             }
             "command" => {
                 if kind != ProviderKind::Exec {
-                    cx.error(&e.key_span, &path, format!("`command` only applies to an `exec` provider, not `{}`", kind.name()));
+                    cx.error(
+                        &e.key_span,
+                        &path,
+                        format!(
+                            "`command` only applies to an `exec` provider, not `{}`",
+                            kind.name()
+                        ),
+                    );
                     continue;
                 }
                 let parts = match &v.kind {
-                    NodeKind::Str(s) => Some(s.split_whitespace().map(str::to_string).collect::<Vec<_>>()),
+                    NodeKind::Str(s) => {
+                        Some(s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+                    }
                     _ => cx.string_list(v, &path),
                 };
                 match parts {
                     Some(p) if !p.is_empty() && !p[0].is_empty() => config.command = p,
                     Some(_) => {
-                        cx.error(&v.span, &path, "`command` must not be empty").help("e.g. command = [\"python3\", \"app.py\"]");
+                        cx.error(&v.span, &path, "`command` must not be empty")
+                            .help("e.g. command = [\"python3\", \"app.py\"]");
                     }
                     None => {}
                 }
@@ -388,29 +520,50 @@ pub(crate) fn apply_provider(cx: &mut FileCx<'_>, table: &[super::walker::Entry]
 /// diagnostic omits the source line, so the key is not printed into a CI log.
 fn api_key_env(cx: &mut FileCx<'_>, v: &Node, path: &str) -> Option<String> {
     let s = cx.non_empty_str(v, path)?;
-    let is_name = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let is_name = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if is_name {
         return Some(s.to_string());
     }
-    let mut d = cx.file.diagnostic(super::Severity::Error, &v.span, path, "`api_key_env` must be the name of an environment variable");
+    let mut d = cx.file.diagnostic(
+        super::Severity::Error,
+        &v.span,
+        path,
+        "`api_key_env` must be the name of an environment variable",
+    );
     d.source_line = None;
     d.help = Some("write the variable's name (e.g. `OPENAI_API_KEY`), never the key itself; if this was a real key, revoke it".into());
     cx.push(d);
     None
 }
 
-fn apply_prices(cx: &mut FileCx<'_>, node: &Node, base: &str, prices: &mut BTreeMap<String, Price>) {
-    let Some(models) = cx.table(node, base) else { return };
+fn apply_prices(
+    cx: &mut FileCx<'_>,
+    node: &Node,
+    base: &str,
+    prices: &mut BTreeMap<String, Price>,
+) {
+    let Some(models) = cx.table(node, base) else {
+        return;
+    };
     for m in models {
         let path = join(base, &m.key);
-        let Some(t) = cx.table(&m.value, &path) else { continue };
+        let Some(t) = cx.table(&m.value, &path) else {
+            continue;
+        };
         cx.check_keys(t, &["input", "output"], &path);
         let read = |key: &str, cx: &mut FileCx<'_>| match get(t, key) {
             Some(e) => cx.non_negative(&e.value, &join(&path, key)),
             None => {
-                cx.error(&m.value.span, &path, format!("price for `{}` has no `{key}`", m.key))
-                    .help("give both `input` and `output`, in USD per million tokens");
+                cx.error(
+                    &m.value.span,
+                    &path,
+                    format!("price for `{}` has no `{key}`", m.key),
+                )
+                .help("give both `input` and `output`, in USD per million tokens");
                 None
             }
         };
@@ -423,7 +576,9 @@ fn apply_prices(cx: &mut FileCx<'_>, node: &Node, base: &str, prices: &mut BTree
 }
 
 fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Settings) {
-    let Some(t) = cx.table(node, base) else { return };
+    let Some(t) = cx.table(node, base) else {
+        return;
+    };
     cx.check_keys(t, BUDGET_KEYS, base);
     let b = &mut settings.budget;
     for (key, slot) in [
@@ -442,14 +597,20 @@ fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Set
 }
 
 fn apply_gate(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Settings) {
-    let Some(t) = cx.table(node, base) else { return };
+    let Some(t) = cx.table(node, base) else {
+        return;
+    };
     cx.check_keys(t, GATE_KEYS, base);
     let g = &mut settings.gate;
     if let Some(e) = get(t, "min_pass_rate") {
-        g.min_pass_rate = cx.fraction(&e.value, &join(base, "min_pass_rate")).or(g.min_pass_rate);
+        g.min_pass_rate = cx
+            .fraction(&e.value, &join(base, "min_pass_rate"))
+            .or(g.min_pass_rate);
     }
     if let Some(e) = get(t, "min_mean_score") {
-        g.min_mean_score = cx.fraction(&e.value, &join(base, "min_mean_score")).or(g.min_mean_score);
+        g.min_mean_score = cx
+            .fraction(&e.value, &join(base, "min_mean_score"))
+            .or(g.min_mean_score);
     }
     if let Some(e) = get(t, "tolerance") {
         if let Some(n) = cx.fraction(&e.value, &join(base, "tolerance")) {
@@ -462,7 +623,12 @@ fn apply_gate(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Setti
             if n > 0.0 && n < 1.0 {
                 g.alpha = n;
             } else {
-                cx.error(&e.value.span, &path, format!("`alpha` must be between 0 and 1 (exclusive), found {n}")).help("0.05 is usual");
+                cx.error(
+                    &e.value.span,
+                    &path,
+                    format!("`alpha` must be between 0 and 1 (exclusive), found {n}"),
+                )
+                .help("0.05 is usual");
             }
         }
     }
@@ -474,10 +640,16 @@ fn apply_gate(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Setti
 }
 
 fn apply_redact(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Settings) {
-    let Some(t) = cx.table(node, base) else { return };
+    let Some(t) = cx.table(node, base) else {
+        return;
+    };
     cx.check_keys(t, REDACT_KEYS, base);
     let r = &mut settings.redact;
-    for (key, slot) in [("emails", &mut r.emails), ("phones", &mut r.phones), ("cards", &mut r.cards)] {
+    for (key, slot) in [
+        ("emails", &mut r.emails),
+        ("phones", &mut r.phones),
+        ("cards", &mut r.cards),
+    ] {
         if let Some(e) = get(t, key) {
             if let Some(b) = cx.bool(&e.value, &join(base, key)) {
                 *slot = b;
@@ -490,12 +662,18 @@ fn apply_redact(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Set
             let mut patterns = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 let ipath = super::walker::index(&path, i);
-                let Some(p) = cx.non_empty_str(item, &ipath) else { continue };
+                let Some(p) = cx.non_empty_str(item, &ipath) else {
+                    continue;
+                };
                 match regex::Regex::new(p) {
                     Ok(_) => patterns.push(p.to_string()),
                     Err(err) => {
-                        cx.error(&item.span, &ipath, format!("invalid regex: {}", one_line(&err.to_string())))
-                            .help("patterns use Rust regex syntax (https://docs.rs/regex)");
+                        cx.error(
+                            &item.span,
+                            &ipath,
+                            format!("invalid regex: {}", one_line(&err.to_string())),
+                        )
+                        .help("patterns use Rust regex syntax (https://docs.rs/regex)");
                     }
                 }
             }
@@ -506,27 +684,46 @@ fn apply_redact(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Set
 
 /// Regex errors span several lines (pattern, caret, message); a diagnostic wants one.
 pub(crate) fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' ')).last().unwrap_or(s).to_string()
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' '))
+        .last()
+        .unwrap_or(s)
+        .to_string()
 }
 
 /// Requirements that hold per kind, checked on the final (merged) provider.
 pub(crate) fn kind_problems(p: &ProviderConfig) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let need = |what: &str, help: &str| (format!("provider `{}` ({}) needs `{what}`", p.name, p.kind.name()), help.to_string());
+    let need = |what: &str, help: &str| {
+        (
+            format!("provider `{}` ({}) needs `{what}`", p.name, p.kind.name()),
+            help.to_string(),
+        )
+    };
     match p.kind {
         ProviderKind::Openai | ProviderKind::Anthropic if p.model.is_none() => {
             out.push(need("model", "add e.g. `model = \"gpt-4o-mini\"`"));
         }
         ProviderKind::Http => {
             if p.base_url.is_none() {
-                out.push(need("base_url", "the URL evalgit POSTs the request body to"));
+                out.push(need(
+                    "base_url",
+                    "the URL evalgit POSTs the request body to",
+                ));
             }
             if p.response_path.is_none() {
-                out.push(need("response_path", "the dotted path of the answer in the response JSON, e.g. `choices.0.text`"));
+                out.push(need(
+                    "response_path",
+                    "the dotted path of the answer in the response JSON, e.g. `choices.0.text`",
+                ));
             }
         }
         ProviderKind::Exec if p.command.is_empty() => {
-            out.push(need("command", "e.g. command = [\"python3\", \"app.py\"]; the prompt goes to its stdin"));
+            out.push(need(
+                "command",
+                "e.g. command = [\"python3\", \"app.py\"]; the prompt goes to its stdin",
+            ));
         }
         _ => {}
     }
@@ -538,7 +735,9 @@ pub(crate) fn check_kinds(file: &SourceFile, sf: &SettingsFile, diags: &mut Diag
     for (name, p) in &sf.settings.providers {
         for (msg, help) in kind_problems(p) {
             let d = match sf.provider_origins.get(name) {
-                Some(Origin::File(span, path)) => file.diagnostic(super::Severity::Error, span, path, msg),
+                Some(Origin::File(span, path)) => {
+                    file.diagnostic(super::Severity::Error, span, path, msg)
+                }
                 _ => super::Diagnostic::whole_file(super::Severity::Error, file.path.clone(), msg),
             };
             diags.push(d.with_help(help));

@@ -91,7 +91,12 @@ impl Source for MemorySource {
 
     fn list(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         // BTreeMap keys are sorted, so the listing is too.
-        Ok(self.files.keys().filter(|p| p.parent() == Some(rel_dir)).cloned().collect())
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| p.parent() == Some(rel_dir))
+            .cloned()
+            .collect())
     }
 
     fn describe(&self) -> String {

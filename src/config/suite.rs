@@ -56,7 +56,10 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
     /// `prompt = "..."` or `prompt_file = "prompts/x.txt"`: one user message.
-    Text { template: String, file: Option<PathBuf> },
+    Text {
+        template: String,
+        file: Option<PathBuf>,
+    },
     /// `[[messages]]` tables; each content is a template. `file` when read from
     /// `messages_file`... (not supported yet: inline only).
     Messages(Vec<Message>),

@@ -6,11 +6,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::assertion_table::{AssertCtx, known_providers};
-use super::scenario_table::{IdRule, ScenarioDefaults, ScenarioSink, read_assert_list, read_pass_rule};
+use super::scenario_table::{
+    IdRule, ScenarioDefaults, ScenarioSink, read_assert_list, read_pass_rule,
+};
 use super::settings_file::clean_relative;
 use super::template::{CompiledPrompt, TemplateError};
 use super::walker::{Entry, FileCx, Node, NodeKind, SourceFile, get, index, join, parse_toml};
-use super::{Diagnostic, Diagnostics, Message, PassRule, Prompt, Role, Settings, Severity, Source, Suite};
+use super::{
+    Diagnostic, Diagnostics, Message, PassRule, Prompt, Role, Settings, Severity, Source, Suite,
+};
 
 const SUITE_KEYS: &[&str] = &[
     "provider",
@@ -43,7 +47,9 @@ pub(crate) struct SuiteCtx<'a> {
 /// Reads a file through the source as UTF-8 text. `Ok(None)` when it does not exist.
 pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String>, String> {
     match source.read(rel) {
-        Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|_| "is not valid UTF-8 text".to_string()),
+        Ok(Some(bytes)) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| "is not valid UTF-8 text".to_string()),
         Ok(None) => Ok(None),
         Err(e) => Err(format!("cannot be read: {e}")),
     }
@@ -51,13 +57,24 @@ pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String
 
 /// A suite name is the file stem and appears in paths and reports.
 pub(crate) fn valid_suite_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Reads one suite file; `None` when it has errors (all of them recorded in `diags`).
-pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diagnostics) -> Option<Suite> {
+pub(crate) fn read_suite(
+    file: &SourceFile,
+    ctx: &SuiteCtx<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Suite> {
     let errors_before = diags.errors().count();
-    let name = file.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !valid_suite_name(&name) {
         diags.push(
             Diagnostic::whole_file(Severity::Error, file.path.clone(), format!("suite name `{name}` may only use a-z, 0-9, `_` and `-`"))
@@ -84,7 +101,8 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
     let provider = match get(&entries, "provider") {
         Some(e) => cx.non_empty_str(&e.value, "provider").and_then(|p| {
             if ctx.settings_ok && !ctx.declared_providers.contains(p) {
-                cx.error(&e.value.span, "provider", format!("unknown provider `{p}`")).help(known_list(ctx.declared_providers));
+                cx.error(&e.value.span, "provider", format!("unknown provider `{p}`"))
+                    .help(known_list(ctx.declared_providers));
                 None
             } else {
                 Some(p.to_string())
@@ -99,7 +117,10 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
                     "the suite has no `provider`, and evalgit.toml declares several"
                 };
                 cx.error(&(top_span.start..top_span.start), "provider", msg)
-                    .help(format!("add `provider = \"NAME\"` at the top; {}", known_list(ctx.declared_providers)));
+                    .help(format!(
+                        "add `provider = \"NAME\"` at the top; {}",
+                        known_list(ctx.declared_providers)
+                    ));
             }
             None
         }
@@ -108,16 +129,25 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
     let judge = get(&entries, "judge").and_then(|e| {
         let j = cx.non_empty_str(&e.value, "judge")?;
         if ctx.settings_ok && !ctx.declared_providers.contains(j) {
-            cx.error(&e.value.span, "judge", format!("unknown judge provider `{j}`")).help(known_list(ctx.declared_providers));
+            cx.error(
+                &e.value.span,
+                "judge",
+                format!("unknown judge provider `{j}`"),
+            )
+            .help(known_list(ctx.declared_providers));
             return None;
         }
         Some(j.to_string())
     });
 
-    let min_pass_rate = get(&entries, "min_pass_rate").and_then(|e| cx.fraction(&e.value, "min_pass_rate"));
-    let min_mean_score = get(&entries, "min_mean_score").and_then(|e| cx.fraction(&e.value, "min_mean_score"));
+    let min_pass_rate =
+        get(&entries, "min_pass_rate").and_then(|e| cx.fraction(&e.value, "min_pass_rate"));
+    let min_mean_score =
+        get(&entries, "min_mean_score").and_then(|e| cx.fraction(&e.value, "min_mean_score"));
     let max_usd = get(&entries, "max_usd").and_then(|e| cx.non_negative(&e.value, "max_usd"));
-    let repeat = get(&entries, "repeat").map(|e| cx.count(&e.value, "repeat", 1)).unwrap_or(Some(1));
+    let repeat = get(&entries, "repeat")
+        .map(|e| cx.count(&e.value, "repeat", 1))
+        .unwrap_or(Some(1));
     let pass_rule = get(&entries, "pass_rule")
         .map(|e| read_pass_rule(&mut cx, &e.value, "pass_rule", repeat.unwrap_or(1)))
         .unwrap_or(Some(PassRule::All));
@@ -126,23 +156,29 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
     }
 
     let prompt = read_prompt(&mut cx, &entries, &top_span, ctx);
-    let compiled = prompt.as_ref().and_then(|(prompt, at)| match CompiledPrompt::new(prompt) {
-        Ok(c) => Some(c),
-        Err(err) => {
-            template_error(&mut cx, &err, at);
-            None
-        }
-    });
+    let compiled = prompt
+        .as_ref()
+        .and_then(|(prompt, at)| match CompiledPrompt::new(prompt) {
+            Ok(c) => Some(c),
+            Err(err) => {
+                template_error(&mut cx, &err, at);
+                None
+            }
+        });
 
     let actx = AssertCtx {
         providers: ctx.declared_providers,
         has_default_judge: judge.is_some() || ctx.settings.judge.is_some(),
         check_providers: ctx.settings_ok,
+        regexes: Default::default(),
     };
     let mut sink = ScenarioSink {
         defaults: ScenarioDefaults::default(),
         actx,
-        referenced: compiled.as_ref().map(|c| c.referenced_variables().clone()).unwrap_or_default(),
+        referenced: compiled
+            .as_ref()
+            .map(|c| c.referenced_variables().clone())
+            .unwrap_or_default(),
         check_vars: compiled.is_some(),
         suite_repeat: repeat.unwrap_or(1),
         seen: Default::default(),
@@ -160,7 +196,9 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
                 }
             }
             if let Some(a) = get(t, "assert") {
-                if let Some(list) = read_assert_list(&mut cx, &a.value, "defaults.assert", &sink.actx) {
+                if let Some(list) =
+                    read_assert_list(&mut cx, &a.value, "defaults.assert", &sink.actx)
+                {
                     sink.defaults.asserts = list;
                 }
             }
@@ -178,16 +216,28 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
                 }
             }
             NodeKind::Table(_) => {
-                cx.error(&e.value.span, "scenario", "`scenario` must be an array of tables")
-                    .help("write `[[scenario]]` (double brackets) for each scenario");
+                cx.error(
+                    &e.value.span,
+                    "scenario",
+                    "`scenario` must be an array of tables",
+                )
+                .help("write `[[scenario]]` (double brackets) for each scenario");
             }
             _ => {
-                cx.error(&e.value.span, "scenario", format!("`scenario` must be an array of tables, found {}", e.value.type_name()));
+                cx.error(
+                    &e.value.span,
+                    "scenario",
+                    format!(
+                        "`scenario` must be an array of tables, found {}",
+                        e.value.type_name()
+                    ),
+                );
             }
         }
     }
 
-    let data_file = get(&entries, "scenarios_file").and_then(|e| read_scenarios_file(&mut cx, &e.value, ctx.source));
+    let data_file = get(&entries, "scenarios_file")
+        .and_then(|e| read_scenarios_file(&mut cx, &e.value, ctx.source));
     cx.finish();
 
     if let Some(data) = &data_file {
@@ -202,14 +252,22 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
     let hidden = sink.without_asserts.saturating_sub(10);
     if hidden > 0 {
         diags.push(
-            Diagnostic::whole_file(Severity::Warning, file.path.clone(), format!("{hidden} more scenarios have no assertions, so they always pass"))
-                .with_help("checks for every scenario go under `[defaults] assert`"),
+            Diagnostic::whole_file(
+                Severity::Warning,
+                file.path.clone(),
+                format!("{hidden} more scenarios have no assertions, so they always pass"),
+            )
+            .with_help("checks for every scenario go under `[defaults] assert`"),
         );
     }
     if sink.scenarios.is_empty() && diags.errors().count() == errors_before {
         diags.push(
-            Diagnostic::whole_file(Severity::Warning, file.path.clone(), format!("suite `{name}` has no scenarios"))
-                .with_help("add `[[scenario]]` tables or `scenarios_file = \"data/NAME.jsonl\"`"),
+            Diagnostic::whole_file(
+                Severity::Warning,
+                file.path.clone(),
+                format!("suite `{name}` has no scenarios"),
+            )
+            .with_help("add `[[scenario]]` tables or `scenarios_file = \"data/NAME.jsonl\"`"),
         );
     }
 
@@ -232,7 +290,12 @@ pub(crate) fn read_suite(file: &SourceFile, ctx: &SuiteCtx<'_>, diags: &mut Diag
 }
 
 fn known_list(declared: &BTreeSet<String>) -> String {
-    let actx = AssertCtx { providers: declared, has_default_judge: false, check_providers: true };
+    let actx = AssertCtx {
+        providers: declared,
+        has_default_judge: false,
+        check_providers: true,
+        regexes: Default::default(),
+    };
     known_providers(&actx)
 }
 
@@ -246,8 +309,16 @@ enum PromptAt {
     Messages(Vec<std::ops::Range<usize>>),
 }
 
-fn read_prompt(cx: &mut FileCx<'_>, entries: &[Entry], top: &std::ops::Range<usize>, ctx: &SuiteCtx<'_>) -> Option<(Prompt, PromptAt)> {
-    let given: Vec<&Entry> = ["prompt", "prompt_file", "messages"].iter().filter_map(|k| get(entries, k)).collect();
+fn read_prompt(
+    cx: &mut FileCx<'_>,
+    entries: &[Entry],
+    top: &std::ops::Range<usize>,
+    ctx: &SuiteCtx<'_>,
+) -> Option<(Prompt, PromptAt)> {
+    let given: Vec<&Entry> = ["prompt", "prompt_file", "messages"]
+        .iter()
+        .filter_map(|k| get(entries, k))
+        .collect();
     match given.as_slice() {
         [] => {
             cx.error(&(top.start..top.start), "prompt", "the suite has no prompt")
@@ -257,7 +328,13 @@ fn read_prompt(cx: &mut FileCx<'_>, entries: &[Entry], top: &std::ops::Range<usi
         [e] => match e.key.as_str() {
             "prompt" => {
                 let t = cx.str(&e.value, "prompt")?;
-                Some((Prompt::Text { template: t.to_string(), file: None }, PromptAt::Inline(e.value.span.clone())))
+                Some((
+                    Prompt::Text {
+                        template: t.to_string(),
+                        file: None,
+                    },
+                    PromptAt::Inline(e.value.span.clone()),
+                ))
             }
             "prompt_file" => {
                 let rel = cx.non_empty_str(&e.value, "prompt_file")?;
@@ -270,7 +347,13 @@ fn read_prompt(cx: &mut FileCx<'_>, entries: &[Entry], top: &std::ops::Range<usi
                 match read_text(ctx.source, &path) {
                     Ok(Some(text)) => {
                         let pf = SourceFile::new(path.clone(), text.clone());
-                        Some((Prompt::Text { template: text, file: Some(path) }, PromptAt::File(pf)))
+                        Some((
+                            Prompt::Text {
+                                template: text,
+                                file: Some(path),
+                            },
+                            PromptAt::File(pf),
+                        ))
                     }
                     Ok(None) => {
                         cx.error(&e.value.span, "prompt_file", format!("prompt file `{clean}` not found in {}", ctx.source.describe()))
@@ -278,7 +361,11 @@ fn read_prompt(cx: &mut FileCx<'_>, entries: &[Entry], top: &std::ops::Range<usi
                         None
                     }
                     Err(why) => {
-                        cx.error(&e.value.span, "prompt_file", format!("prompt file `{clean}` {why}"));
+                        cx.error(
+                            &e.value.span,
+                            "prompt_file",
+                            format!("prompt file `{clean}` {why}"),
+                        );
                         None
                     }
                 }
@@ -287,8 +374,15 @@ fn read_prompt(cx: &mut FileCx<'_>, entries: &[Entry], top: &std::ops::Range<usi
         },
         [_, second, ..] => {
             let names: Vec<String> = given.iter().map(|e| format!("`{}`", e.key)).collect();
-            cx.error(&second.key_span, &second.key, format!("the suite sets both {}: use exactly one", names.join(" and ")))
-                .help("a suite has one prompt: `prompt`, `prompt_file` or `[[messages]]`");
+            cx.error(
+                &second.key_span,
+                &second.key,
+                format!(
+                    "the suite sets both {}: use exactly one",
+                    names.join(" and ")
+                ),
+            )
+            .help("a suite has one prompt: `prompt`, `prompt_file` or `[[messages]]`");
             None
         }
     }
@@ -298,13 +392,21 @@ fn read_messages(cx: &mut FileCx<'_>, node: &Node) -> Option<(Prompt, PromptAt)>
     let items = match &node.kind {
         NodeKind::Array(items) => items,
         _ => {
-            cx.error(&node.span, "messages", format!("`messages` must be an array of tables, found {}", node.type_name()))
-                .help("write one `[[messages]]` table per message, with `role` and `content`");
+            cx.error(
+                &node.span,
+                "messages",
+                format!(
+                    "`messages` must be an array of tables, found {}",
+                    node.type_name()
+                ),
+            )
+            .help("write one `[[messages]]` table per message, with `role` and `content`");
             return None;
         }
     };
     if items.is_empty() {
-        cx.error(&node.span, "messages", "`messages` is empty").help("add at least one `[[messages]]` table with `role` and `content`");
+        cx.error(&node.span, "messages", "`messages` is empty")
+            .help("add at least one `[[messages]]` table with `role` and `content`");
         return None;
     }
     let mut ok = true;
@@ -328,19 +430,23 @@ fn read_messages(cx: &mut FileCx<'_>, node: &Node) -> Option<(Prompt, PromptAt)>
                     Some("user") => Some(Role::User),
                     Some("assistant") => Some(Role::Assistant),
                     Some(other) => {
-                        cx.error(&r.value.span, &rpath, format!("unknown role `{other}`")).help("use `system`, `user` or `assistant`");
+                        cx.error(&r.value.span, &rpath, format!("unknown role `{other}`"))
+                            .help("use `system`, `user` or `assistant`");
                         None
                     }
                     None => None,
                 }
             }
             None => {
-                cx.error(&item.span, &path, "message has no `role`").help("add `role = \"user\"` (or `system`, `assistant`)");
+                cx.error(&item.span, &path, "message has no `role`")
+                    .help("add `role = \"user\"` (or `system`, `assistant`)");
                 None
             }
         };
         let content = match get(t, "content") {
-            Some(c) => cx.str(&c.value, &join(&path, "content")).map(|s| (s.to_string(), c.value.span.clone())),
+            Some(c) => cx
+                .str(&c.value, &join(&path, "content"))
+                .map(|s| (s.to_string(), c.value.span.clone())),
             None => {
                 cx.error(&item.span, &path, "message has no `content`");
                 None
@@ -360,29 +466,54 @@ fn read_messages(cx: &mut FileCx<'_>, node: &Node) -> Option<(Prompt, PromptAt)>
 /// A template syntax error at the prompt's location: the line inside a prompt file, or the
 /// inline value.
 fn template_error(cx: &mut FileCx<'_>, err: &TemplateError, at: &PromptAt) {
-    let help = "templates use minijinja (Jinja2) syntax: `{{ variable }}`, `{% if %}...{% endif %}`";
+    let help =
+        "templates use minijinja (Jinja2) syntax: `{{ variable }}`, `{% if %}...{% endif %}`";
     match at {
         PromptAt::File(pf) => {
             let line = err.line.unwrap_or(1);
             let r = pf.line_range(line);
-            let d = pf.diagnostic(Severity::Error, &(r.start..r.end.max(r.start + 1)), "", err.message.clone()).with_help(help);
+            let d = pf
+                .diagnostic(
+                    Severity::Error,
+                    &(r.start..r.end.max(r.start + 1)),
+                    "",
+                    err.message.clone(),
+                )
+                .with_help(help);
             cx.push(d);
         }
         PromptAt::Inline(span) => {
-            let line = err.line.map(|l| format!(" (line {l} of the prompt)")).unwrap_or_default();
-            cx.error(span, "prompt", format!("{}{line}", err.message)).help(help);
+            let line = err
+                .line
+                .map(|l| format!(" (line {l} of the prompt)"))
+                .unwrap_or_default();
+            cx.error(span, "prompt", format!("{}{line}", err.message))
+                .help(help);
         }
         PromptAt::Messages(spans) => {
-            let i = err.part.trim_start_matches("messages[").trim_end_matches(']').parse::<usize>().unwrap_or(0);
+            let i = err
+                .part
+                .trim_start_matches("messages[")
+                .trim_end_matches(']')
+                .parse::<usize>()
+                .unwrap_or(0);
             let span = spans.get(i).cloned().unwrap_or(0..0);
             let path = join(&index("messages", i), "content");
-            let line = err.line.map(|l| format!(" (line {l} of the message)")).unwrap_or_default();
-            cx.error(&span, &path, format!("{}{line}", err.message)).help(help);
+            let line = err
+                .line
+                .map(|l| format!(" (line {l} of the message)"))
+                .unwrap_or_default();
+            cx.error(&span, &path, format!("{}{line}", err.message))
+                .help(help);
         }
     }
 }
 
-fn read_scenarios_file(cx: &mut FileCx<'_>, node: &Node, source: &dyn Source) -> Option<SourceFile> {
+fn read_scenarios_file(
+    cx: &mut FileCx<'_>,
+    node: &Node,
+    source: &dyn Source,
+) -> Option<SourceFile> {
     let rel = cx.non_empty_str(node, "scenarios_file")?;
     let Some(clean) = clean_relative(rel) else {
         cx.error(&node.span, "scenarios_file", format!("`{rel}` must be a relative path inside the project"))
@@ -406,7 +537,11 @@ fn read_scenarios_file(cx: &mut FileCx<'_>, node: &Node, source: &dyn Source) ->
             None
         }
         Err(why) => {
-            cx.error(&node.span, "scenarios_file", format!("scenarios file `{clean}` {why}"));
+            cx.error(
+                &node.span,
+                "scenarios_file",
+                format!("scenarios file `{clean}` {why}"),
+            );
             None
         }
     }

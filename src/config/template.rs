@@ -49,14 +49,23 @@ impl fmt::Display for TemplateError {
 }
 
 impl TemplateError {
-    fn from_minijinja(err: &minijinja::Error, source: &str, part: &str, file: Option<&PathBuf>) -> Self {
+    fn from_minijinja(
+        err: &minijinja::Error,
+        source: &str,
+        part: &str,
+        file: Option<&PathBuf>,
+    ) -> Self {
         let kind = match err.kind() {
             ErrorKind::SyntaxError | ErrorKind::BadEscape => TemplateErrorKind::Syntax,
             ErrorKind::UndefinedError => TemplateErrorKind::Undefined,
             _ => TemplateErrorKind::Render,
         };
         // The failing expression, when minijinja knows it: "undefined value `user.nme`".
-        let expr = err.range().and_then(|r| source.get(r)).map(str::trim).filter(|s| !s.is_empty() && s.len() < 80);
+        let expr = err
+            .range()
+            .and_then(|r| source.get(r))
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() < 80);
         let mut message = match kind {
             TemplateErrorKind::Syntax => "template syntax error".to_string(),
             TemplateErrorKind::Undefined => "undefined value".to_string(),
@@ -74,7 +83,13 @@ impl TemplateError {
                 message.push_str(&format!(" in `{expr}`"));
             }
         }
-        TemplateError { kind, message, part: part.to_string(), file: file.cloned(), line: err.line() }
+        TemplateError {
+            kind,
+            message,
+            part: part.to_string(),
+            file: file.cloned(),
+            line: err.line(),
+        }
     }
 }
 
@@ -94,7 +109,12 @@ fn environment() -> Environment<'static> {
 /// using a scenario variable.
 fn builtin_names() -> &'static BTreeSet<String> {
     static NAMES: OnceLock<BTreeSet<String>> = OnceLock::new();
-    NAMES.get_or_init(|| environment().globals().map(|(name, _)| name.to_string()).collect())
+    NAMES.get_or_init(|| {
+        environment()
+            .globals()
+            .map(|(name, _)| name.to_string())
+            .collect()
+    })
 }
 
 /// Converts scenario variables for the template engine.
@@ -114,33 +134,52 @@ fn to_value(v: &serde_json::Value) -> Value {
         }
         J::String(s) => Value::from(s.as_str()),
         J::Array(items) => Value::from(items.iter().map(to_value).collect::<Vec<_>>()),
-        J::Object(map) => Value::from(map.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<BTreeMap<String, Value>>()),
+        J::Object(map) => Value::from(
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_value(v)))
+                .collect::<BTreeMap<String, Value>>(),
+        ),
     }
 }
 
 fn context(vars: &BTreeMap<String, serde_json::Value>) -> Value {
-    Value::from(vars.iter().map(|(k, v)| (k.clone(), to_value(v))).collect::<BTreeMap<String, Value>>())
+    Value::from(
+        vars.iter()
+            .map(|(k, v)| (k.clone(), to_value(v)))
+            .collect::<BTreeMap<String, Value>>(),
+    )
 }
 
 /// Renders one template with `vars`. Compiles the template on every call: for many
 /// scenarios, build a [`CompiledPrompt`] once instead.
-pub fn render(template: &str, vars: &BTreeMap<String, serde_json::Value>) -> Result<String, TemplateError> {
+pub fn render(
+    template: &str,
+    vars: &BTreeMap<String, serde_json::Value>,
+) -> Result<String, TemplateError> {
     let env = environment();
-    let tmpl = env.template_from_str(template).map_err(|e| TemplateError::from_minijinja(&e, template, "prompt", None))?;
-    tmpl.render(context(vars)).map_err(|e| TemplateError::from_minijinja(&e, template, "prompt", None))
+    let tmpl = env
+        .template_from_str(template)
+        .map_err(|e| TemplateError::from_minijinja(&e, template, "prompt", None))?;
+    tmpl.render(context(vars))
+        .map_err(|e| TemplateError::from_minijinja(&e, template, "prompt", None))
 }
 
 /// The top-level variable names a template uses (`{{ user.name }}` uses `user`), excluding
 /// the engine's own globals and names the template sets itself.
 pub fn referenced_variables(template: &str) -> Result<BTreeSet<String>, TemplateError> {
     let env = environment();
-    let tmpl = env.template_from_str(template).map_err(|e| TemplateError::from_minijinja(&e, template, "prompt", None))?;
+    let tmpl = env
+        .template_from_str(template)
+        .map_err(|e| TemplateError::from_minijinja(&e, template, "prompt", None))?;
     Ok(undeclared(&tmpl))
 }
 
 fn undeclared(tmpl: &minijinja::Template<'_, '_>) -> BTreeSet<String> {
     let builtins = builtin_names();
-    tmpl.undeclared_variables(false).into_iter().filter(|n| !builtins.contains(n)).collect()
+    tmpl.undeclared_variables(false)
+        .into_iter()
+        .filter(|n| !builtins.contains(n))
+        .collect()
 }
 
 /// A suite's prompt, compiled once and rendered for each scenario.
@@ -154,7 +193,10 @@ pub struct CompiledPrompt {
 
 impl fmt::Debug for CompiledPrompt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CompiledPrompt").field("parts", &self.parts).field("file", &self.file).finish_non_exhaustive()
+        f.debug_struct("CompiledPrompt")
+            .field("parts", &self.parts)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,7 +229,12 @@ impl CompiledPrompt {
                 referenced.extend(undeclared(&tmpl));
             }
         }
-        Ok(CompiledPrompt { env, parts, file, referenced })
+        Ok(CompiledPrompt {
+            env,
+            parts,
+            file,
+            referenced,
+        })
     }
 
     /// Top-level variables used by any of the prompt's templates.
@@ -196,15 +243,24 @@ impl CompiledPrompt {
     }
 
     /// The messages for one scenario (`Prompt::Text` gives one user message).
-    pub fn render(&self, vars: &BTreeMap<String, serde_json::Value>) -> Result<Vec<Message>, TemplateError> {
+    pub fn render(
+        &self,
+        vars: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<Vec<Message>, TemplateError> {
         let ctx = context(vars);
         let mut out = Vec::with_capacity(self.parts.len());
         for (name, role) in &self.parts {
-            let tmpl = self.env.get_template(name).map_err(|e| TemplateError::from_minijinja(&e, "", name, self.file.as_ref()))?;
-            let content = tmpl
-                .render(&ctx)
-                .map_err(|e| TemplateError::from_minijinja(&e, tmpl.source(), name, self.file.as_ref()))?;
-            out.push(Message { role: role.clone(), content });
+            let tmpl = self
+                .env
+                .get_template(name)
+                .map_err(|e| TemplateError::from_minijinja(&e, "", name, self.file.as_ref()))?;
+            let content = tmpl.render(&ctx).map_err(|e| {
+                TemplateError::from_minijinja(&e, tmpl.source(), name, self.file.as_ref())
+            })?;
+            out.push(Message {
+                role: role.clone(),
+                content,
+            });
         }
         Ok(out)
     }
@@ -231,40 +287,79 @@ mod tests {
     #[test]
     fn renders_table() {
         let cases: &[(&str, serde_json::Value, &str)] = &[
-            ("Capital of {{ country }}?", json!({"country": "France"}), "Capital of France?"),
+            (
+                "Capital of {{ country }}?",
+                json!({"country": "France"}),
+                "Capital of France?",
+            ),
             // A value that looks like template code is inserted as text, never evaluated.
-            ("say {{ x }}", json!({"x": "{{ secret }} {% if %} {# c #}"}), "say {{ secret }} {% if %} {# c #}"),
-            ("{{ user.name }} is {{ user.age }}", json!({"user": {"name": "Ada", "age": 36}}), "Ada is 36"),
+            (
+                "say {{ x }}",
+                json!({"x": "{{ secret }} {% if %} {# c #}"}),
+                "say {{ secret }} {% if %} {# c #}",
+            ),
+            (
+                "{{ user.name }} is {{ user.age }}",
+                json!({"user": {"name": "Ada", "age": 36}}),
+                "Ada is 36",
+            ),
             ("{{ name | upper }}", json!({"name": "ada"}), "ADA"),
-            ("{% for i in items %}{{ i }},{% endfor %}", json!({"items": [1, 2]}), "1,2,"),
-            ("a <b> & \"c\"{{ x }}", json!({"x": "<i>"}), "a <b> & \"c\"<i>"),
+            (
+                "{% for i in items %}{{ i }},{% endfor %}",
+                json!({"items": [1, 2]}),
+                "1,2,",
+            ),
+            (
+                "a <b> & \"c\"{{ x }}",
+                json!({"x": "<i>"}),
+                "a <b> & \"c\"<i>",
+            ),
             ("line\n", json!({}), "line\n"),
             ("{{ n }}", json!({"n": 1.5}), "1.5"),
         ];
         for (template, v, want) in cases {
-            assert_eq!(render(template, &vars(v.clone())).as_deref(), Ok(*want), "{template}");
+            assert_eq!(
+                render(template, &vars(v.clone())).as_deref(),
+                Ok(*want),
+                "{template}"
+            );
         }
     }
 
     #[test]
     fn undefined_variables_are_errors() {
         let err = render("Hi {{ name }}", &BTreeMap::new()).err();
-        assert_eq!(err.as_ref().map(|e| e.kind), Some(TemplateErrorKind::Undefined));
+        assert_eq!(
+            err.as_ref().map(|e| e.kind),
+            Some(TemplateErrorKind::Undefined)
+        );
         let err = render("Hi {{ user.nme }}", &vars(json!({"user": {"name": "x"}}))).err();
-        assert_eq!(err.as_ref().map(|e| e.kind), Some(TemplateErrorKind::Undefined));
-        assert!(err.map(|e| e.to_string()).unwrap_or_default().starts_with("undefined value"));
+        assert_eq!(
+            err.as_ref().map(|e| e.kind),
+            Some(TemplateErrorKind::Undefined)
+        );
+        assert!(
+            err.map(|e| e.to_string())
+                .unwrap_or_default()
+                .starts_with("undefined value")
+        );
     }
 
     #[test]
     fn syntax_errors_carry_the_line() {
         let err = render("ok\n{{ x ", &BTreeMap::new()).err();
-        assert_eq!(err.as_ref().map(|e| (e.kind, e.line)), Some((TemplateErrorKind::Syntax, Some(2))));
+        assert_eq!(
+            err.as_ref().map(|e| (e.kind, e.line)),
+            Some((TemplateErrorKind::Syntax, Some(2)))
+        );
         assert!(referenced_variables("{% if %}").is_err());
     }
 
     #[test]
     fn referenced_variables_are_top_level_and_skip_builtins() {
-        let got = referenced_variables("{{ user.name }} {{ country }} {% for i in range(3) %}{{ i }}{% endfor %}{% set y = 1 %}{{ y }}");
+        let got = referenced_variables(
+            "{{ user.name }} {{ country }} {% for i in range(3) %}{{ i }}{% endfor %}{% set y = 1 %}{{ y }}",
+        );
         let want: BTreeSet<String> = ["country", "user"].iter().map(|s| s.to_string()).collect();
         assert_eq!(got, Ok(want));
     }
@@ -272,18 +367,32 @@ mod tests {
     #[test]
     fn compiled_prompt_renders_messages() {
         let prompt = Prompt::Messages(vec![
-            Message { role: Role::System, content: "You are {{ persona }}.".into() },
-            Message { role: Role::User, content: "{{ q }}".into() },
+            Message {
+                role: Role::System,
+                content: "You are {{ persona }}.".into(),
+            },
+            Message {
+                role: Role::User,
+                content: "{{ q }}".into(),
+            },
         ]);
         let compiled = CompiledPrompt::new(&prompt).map_err(|e| e.to_string());
-        let Ok(compiled) = compiled else { panic!("{compiled:?}") };
+        let Ok(compiled) = compiled else {
+            panic!("{compiled:?}")
+        };
         assert_eq!(compiled.referenced_variables().len(), 2);
         let out = compiled.render(&vars(json!({"persona": "terse", "q": "why?"})));
         assert_eq!(
             out,
             Ok(vec![
-                Message { role: Role::System, content: "You are terse.".into() },
-                Message { role: Role::User, content: "why?".into() },
+                Message {
+                    role: Role::System,
+                    content: "You are terse.".into()
+                },
+                Message {
+                    role: Role::User,
+                    content: "why?".into()
+                },
             ])
         );
         let err = compiled.render(&vars(json!({"persona": "terse"}))).err();

@@ -31,7 +31,11 @@ impl SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { path: path.into(), text, line_starts }
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line of a byte offset.
@@ -46,13 +50,27 @@ impl SourceFile {
     pub fn line_range(&self, line: usize) -> Range<usize> {
         let idx = line.saturating_sub(1).min(self.line_starts.len() - 1);
         let start = self.line_starts[idx];
-        let end = self.line_starts.get(idx + 1).map(|e| e - 1).unwrap_or(self.text.len());
-        let end = if end > start && self.text.as_bytes()[end - 1] == b'\r' { end - 1 } else { end };
+        let end = self
+            .line_starts
+            .get(idx + 1)
+            .map(|e| e - 1)
+            .unwrap_or(self.text.len());
+        let end = if end > start && self.text.as_bytes()[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
         start..end.max(start)
     }
 
     /// A diagnostic pointing at `span` (byte offsets into this file's text).
-    pub fn diagnostic(&self, severity: Severity, span: &Range<usize>, key_path: &str, message: impl Into<String>) -> Diagnostic {
+    pub fn diagnostic(
+        &self,
+        severity: Severity,
+        span: &Range<usize>,
+        key_path: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let start = floor_char_boundary(&self.text, span.start.min(self.text.len()));
         let line = self.line_of(start);
         let range = self.line_range(line);
@@ -145,13 +163,18 @@ impl Node {
         match &self.kind {
             NodeKind::Str(s) | NodeKind::Datetime(s) => Value::String(s.clone()),
             NodeKind::Int(i) => Value::from(*i),
-            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Null => Value::Null,
             NodeKind::Array(items) => Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeKind::Table(entries) => {
-                Value::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect())
-            }
+            NodeKind::Table(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
         }
     }
 
@@ -186,14 +209,23 @@ impl Node {
                 None => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(s) => NodeKind::Str(s.clone()),
-            Value::Array(items) => NodeKind::Array(items.iter().map(|v| Node::from_json(v, span)).collect()),
+            Value::Array(items) => {
+                NodeKind::Array(items.iter().map(|v| Node::from_json(v, span)).collect())
+            }
             Value::Object(map) => NodeKind::Table(
                 map.iter()
-                    .map(|(k, v)| Entry { key: k.clone(), key_span: span.clone(), value: Node::from_json(v, span) })
+                    .map(|(k, v)| Entry {
+                        key: k.clone(),
+                        key_span: span.clone(),
+                        value: Node::from_json(v, span),
+                    })
                     .collect(),
             ),
         };
-        Node { span: span.clone(), kind }
+        Node {
+            span: span.clone(),
+            kind,
+        }
     }
 
     /// Converts a JSON value parsed from `text[start..]`, locating every value and key by
@@ -232,18 +264,27 @@ impl Node {
                         let key_end = skip_json(text, key_start)?;
                         let key: String = serde_json::from_str(&text[key_start..key_end]).ok()?;
                         let colon = skip_ws(text, key_end);
-                        (key == *k && bytes.get(colon) == Some(&b':')).then_some((key_start..key_end, colon + 1))
+                        (key == *k && bytes.get(colon) == Some(&b':'))
+                            .then_some((key_start..key_end, colon + 1))
                     });
                     match located {
                         Some((key_span, value_start)) => {
                             let node = Node::from_json_text(v, text, value_start);
                             let after = skip_ws(text, node.span.end);
                             cursor = (bytes.get(after) == Some(&b',')).then_some(after + 1);
-                            out.push(Entry { key: k.clone(), key_span, value: node });
+                            out.push(Entry {
+                                key: k.clone(),
+                                key_span,
+                                value: node,
+                            });
                         }
                         None => {
                             cursor = None;
-                            out.push(Entry { key: k.clone(), key_span: span.clone(), value: Node::from_json(v, &span) });
+                            out.push(Entry {
+                                key: k.clone(),
+                                key_span: span.clone(),
+                                value: Node::from_json(v, &span),
+                            });
                         }
                     }
                 }
@@ -302,7 +343,8 @@ fn skip_json(text: &str, i: usize) -> Option<usize> {
         }
         _ => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+            {
                 j += 1;
             }
             Some(j)
@@ -313,7 +355,11 @@ fn skip_json(text: &str, i: usize) -> Option<usize> {
 pub(crate) fn entries_from_toml(table: &DeTable<'_>) -> Vec<Entry> {
     let mut entries: Vec<Entry> = table
         .iter()
-        .map(|(k, v)| Entry { key: k.get_ref().to_string(), key_span: k.span(), value: Node::from_toml(v) })
+        .map(|(k, v)| Entry {
+            key: k.get_ref().to_string(),
+            key_span: k.span(),
+            value: Node::from_toml(v),
+        })
         .collect();
     entries.sort_by_key(|e| e.key_span.start);
     entries
@@ -326,9 +372,20 @@ pub(crate) fn get<'n>(entries: &'n [Entry], key: &str) -> Option<&'n Entry> {
 
 /// `base.key`, quoting keys that are not bare TOML keys: `prices."gpt-4.1".input`.
 pub(crate) fn join(base: &str, key: &str) -> String {
-    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if bare { key.to_string() } else { format!("{key:?}") };
-    if base.is_empty() { key } else { format!("{base}.{key}") }
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    };
+    if base.is_empty() {
+        key
+    } else {
+        format!("{base}.{key}")
+    }
 }
 
 /// `base[i]`.
@@ -418,7 +475,12 @@ pub(crate) struct FileCx<'a> {
 
 impl<'a> FileCx<'a> {
     pub fn new(file: &'a SourceFile, diags: &'a mut Diagnostics) -> Self {
-        FileCx { file, diags, emitted: 0, dropped: 0 }
+        FileCx {
+            file,
+            diags,
+            emitted: 0,
+            dropped: 0,
+        }
     }
 
     pub fn push(&mut self, d: Diagnostic) -> Help<'_> {
@@ -433,13 +495,27 @@ impl<'a> FileCx<'a> {
         Help(self.diags.0.last_mut())
     }
 
-    pub fn error(&mut self, span: &Range<usize>, key_path: &str, message: impl Into<String>) -> Help<'_> {
-        let d = self.file.diagnostic(Severity::Error, span, key_path, message);
+    pub fn error(
+        &mut self,
+        span: &Range<usize>,
+        key_path: &str,
+        message: impl Into<String>,
+    ) -> Help<'_> {
+        let d = self
+            .file
+            .diagnostic(Severity::Error, span, key_path, message);
         self.push(d)
     }
 
-    pub fn warning(&mut self, span: &Range<usize>, key_path: &str, message: impl Into<String>) -> Help<'_> {
-        let d = self.file.diagnostic(Severity::Warning, span, key_path, message);
+    pub fn warning(
+        &mut self,
+        span: &Range<usize>,
+        key_path: &str,
+        message: impl Into<String>,
+    ) -> Help<'_> {
+        let d = self
+            .file
+            .diagnostic(Severity::Warning, span, key_path, message);
         self.push(d)
     }
 
@@ -449,7 +525,11 @@ impl<'a> FileCx<'a> {
             let d = Diagnostic::whole_file(
                 Severity::Error,
                 self.file.path.clone(),
-                format!("{} more error{} in this file not shown", self.dropped, if self.dropped == 1 { "" } else { "s" }),
+                format!(
+                    "{} more error{} in this file not shown",
+                    self.dropped,
+                    if self.dropped == 1 { "" } else { "s" }
+                ),
             )
             .with_help("fix the errors above and run `evalgit validate` again");
             self.diags.push(d);
@@ -465,7 +545,9 @@ impl<'a> FileCx<'a> {
             "a number" => format!("write a number without quotes, e.g. `{key} = 0.5`"),
             "a table" => format!("write `{key} = {{ name = \"value\" }}` or a `[...]` section"),
             "an array" => format!("write `{key} = [ ... ]`"),
-            e if e.starts_with("a boolean") => format!("write `{key} = true` or `{key} = false`, without quotes"),
+            e if e.starts_with("a boolean") => {
+                format!("write `{key} = true` or `{key} = false`, without quotes")
+            }
             _ => format!("write `{key} = [\"...\"]`"),
         };
         self.error(&node.span, key_path, msg).help(help);
@@ -485,7 +567,11 @@ impl<'a> FileCx<'a> {
     pub fn non_empty_str<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n str> {
         let s = self.str(node, key_path)?;
         if s.trim().is_empty() {
-            self.error(&node.span, key_path, format!("`{}` must not be empty", leaf(key_path)));
+            self.error(
+                &node.span,
+                key_path,
+                format!("`{}` must not be empty", leaf(key_path)),
+            );
             return None;
         }
         Some(s)
@@ -507,7 +593,11 @@ impl<'a> FileCx<'a> {
             NodeKind::Int(i) => Some(i as f64),
             NodeKind::Float(f) if f.is_finite() => Some(f),
             NodeKind::Float(_) => {
-                self.error(&node.span, key_path, format!("`{}` must be a finite number", leaf(key_path)));
+                self.error(
+                    &node.span,
+                    key_path,
+                    format!("`{}` must be a finite number", leaf(key_path)),
+                );
                 None
             }
             _ => {
@@ -528,10 +618,21 @@ impl<'a> FileCx<'a> {
     }
 
     /// A number within `lo..=hi`; `what` describes the range for the message.
-    pub fn number_in(&mut self, node: &Node, key_path: &str, lo: f64, hi: f64, what: &str) -> Option<f64> {
+    pub fn number_in(
+        &mut self,
+        node: &Node,
+        key_path: &str,
+        lo: f64,
+        hi: f64,
+        what: &str,
+    ) -> Option<f64> {
         let n = self.number(node, key_path)?;
         if n < lo || n > hi {
-            self.error(&node.span, key_path, format!("`{}` must be {what}, found {n}", leaf(key_path)));
+            self.error(
+                &node.span,
+                key_path,
+                format!("`{}` must be {what}, found {n}", leaf(key_path)),
+            );
             return None;
         }
         Some(n)
@@ -541,8 +642,12 @@ impl<'a> FileCx<'a> {
     pub fn fraction(&mut self, node: &Node, key_path: &str) -> Option<f64> {
         let n = self.number(node, key_path)?;
         if !(0.0..=1.0).contains(&n) {
-            self.error(&node.span, key_path, format!("`{}` must be between 0 and 1, found {n}", leaf(key_path)))
-                .help("write a fraction: 0.8 means 80%");
+            self.error(
+                &node.span,
+                key_path,
+                format!("`{}` must be between 0 and 1, found {n}", leaf(key_path)),
+            )
+            .help("write a fraction: 0.8 means 80%");
             return None;
         }
         Some(n)
@@ -558,7 +663,14 @@ impl<'a> FileCx<'a> {
         match u32::try_from(i) {
             Ok(n) if n >= min => Some(n),
             _ => {
-                self.error(&node.span, key_path, format!("`{}` must be an integer of at least {min}, found {i}", leaf(key_path)));
+                self.error(
+                    &node.span,
+                    key_path,
+                    format!(
+                        "`{}` must be an integer of at least {min}, found {i}",
+                        leaf(key_path)
+                    ),
+                );
                 None
             }
         }
@@ -597,7 +709,15 @@ impl<'a> FileCx<'a> {
                         _ => {
                             ok = false;
                             let p = index(key_path, i);
-                            self.error(&item.span, &p, format!("`{}` must hold only strings, found {}", leaf(key_path), item.type_name()));
+                            self.error(
+                                &item.span,
+                                &p,
+                                format!(
+                                    "`{}` must hold only strings, found {}",
+                                    leaf(key_path),
+                                    item.type_name()
+                                ),
+                            );
                         }
                     }
                 }
@@ -624,11 +744,20 @@ impl<'a> FileCx<'a> {
         let path = join(base, &e.key);
         match did_you_mean(&e.key, known) {
             Some(s) => {
-                self.error(&e.key_span, &path, format!("unknown key `{}` (did you mean `{s}`?)", e.key));
+                self.error(
+                    &e.key_span,
+                    &path,
+                    format!("unknown key `{}` (did you mean `{s}`?)", e.key),
+                );
             }
             None => {
-                let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-                self.error(&e.key_span, &path, format!("unknown key `{}`", e.key)).help(format!("known keys here: {list}"));
+                let list = known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.error(&e.key_span, &path, format!("unknown key `{}`", e.key))
+                    .help(format!("known keys here: {list}"));
             }
         }
     }
@@ -638,12 +767,19 @@ impl<'a> FileCx<'a> {
 pub(crate) fn leaf(key_path: &str) -> &str {
     let last = key_path.rsplit('.').next().unwrap_or(key_path);
     let last = last.split('[').next().unwrap_or(last);
-    if last.is_empty() { key_path } else { last.trim_matches('"') }
+    if last.is_empty() {
+        key_path
+    } else {
+        last.trim_matches('"')
+    }
 }
 
 /// Parses a TOML file into its top-level entries, or records its syntax errors (all of them)
 /// and returns `None`.
-pub(crate) fn parse_toml(file: &SourceFile, diags: &mut Diagnostics) -> Option<(Range<usize>, Vec<Entry>)> {
+pub(crate) fn parse_toml(
+    file: &SourceFile,
+    diags: &mut Diagnostics,
+) -> Option<(Range<usize>, Vec<Entry>)> {
     let (table, errors) = DeTable::parse_recoverable(&file.text);
     if errors.is_empty() {
         return Some((table.span(), entries_from_toml(table.get_ref())));
@@ -651,7 +787,12 @@ pub(crate) fn parse_toml(file: &SourceFile, diags: &mut Diagnostics) -> Option<(
     let mut cx = FileCx::new(file, diags);
     for e in errors {
         let span = e.span().unwrap_or(0..0);
-        cx.error(&span, "", format!("invalid TOML: {}", e.message().trim_end())).help("fix the syntax; see https://toml.io");
+        cx.error(
+            &span,
+            "",
+            format!("invalid TOML: {}", e.message().trim_end()),
+        )
+        .help("fix the syntax; see https://toml.io");
     }
     cx.finish();
     None
@@ -700,12 +841,21 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&text[start..end]).unwrap_or_default();
         let node = Node::from_json_text(&value, text, start);
         assert_eq!(node.span, start..end);
-        let Some(entries) = node.as_table() else { panic!("not a table") };
+        let Some(entries) = node.as_table() else {
+            panic!("not a table")
+        };
         let at = |r: &Range<usize>| &text[r.clone()];
-        assert_eq!(entries.iter().map(|e| at(&e.key_span)).collect::<Vec<_>>(), ["\"id\"", "\"vars\"", "\"assert\""]);
+        assert_eq!(
+            entries.iter().map(|e| at(&e.key_span)).collect::<Vec<_>>(),
+            ["\"id\"", "\"vars\"", "\"assert\""]
+        );
         assert_eq!(at(&entries[1].value.span), "{\"q\": \"say \\\"hi\\\"\"}");
-        let NodeKind::Array(items) = &entries[2].value.kind else { panic!("not an array") };
-        let Some(t) = items[0].as_table() else { panic!("not a table") };
+        let NodeKind::Array(items) = &entries[2].value.kind else {
+            panic!("not an array")
+        };
+        let Some(t) = items[0].as_table() else {
+            panic!("not a table")
+        };
         assert_eq!(at(&t[0].value.span), "\"contians\"");
         assert_eq!(at(&items[1].span), "2");
     }

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::stats::{self, MetricKind, Paired};
 use super::verdict::{
-    BudgetReport, ChangeKind, ChangeStatus, GateDecision, GateLevel, GateReason, GateReasonKind, ScenarioChange,
-    Significance, SuiteComparison, ThresholdCheck, Verdict, suite_stats,
+    BudgetReport, ChangeKind, ChangeStatus, GateDecision, GateLevel, GateReason, GateReasonKind,
+    ScenarioChange, Significance, SuiteComparison, ThresholdCheck, Verdict, suite_stats,
 };
 use crate::assert::{single_line, usd};
 use crate::config::{BudgetPolicy, GatePolicy, Settings, Suite};
@@ -81,14 +81,24 @@ pub fn decide(
     let mut per_suite = Vec::new();
     for name in &names {
         let head_list: Vec<&ScenarioResult> = head.iter().filter(|r| &r.suite == name).collect();
-        let base_list: Vec<&ScenarioResult> = base.unwrap_or_default().iter().filter(|r| &r.suite == name).collect();
+        let base_list: Vec<&ScenarioResult> = base
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| &r.suite == name)
+            .collect();
         per_suite.push(SuitePairs::new(name, head_list, base_list));
     }
 
     let pass_paired: Vec<Paired> = per_suite.iter().map(|s| s.pass).collect();
     let score_paired: Vec<Paired> = per_suite.iter().map(|s| s.score).collect();
-    let pass_sig = stats::compare_suites(&pass_paired, MetricKind::PassRate, gate.tolerance, gate.alpha);
-    let score_sig = stats::compare_suites(&score_paired, MetricKind::Score, gate.tolerance, gate.alpha);
+    let pass_sig = stats::compare_suites(
+        &pass_paired,
+        MetricKind::PassRate,
+        gate.tolerance,
+        gate.alpha,
+    );
+    let score_sig =
+        stats::compare_suites(&score_paired, MetricKind::Score, gate.tolerance, gate.alpha);
 
     let mut decision = GateDecision::passed();
     let mut comparisons = Vec::new();
@@ -96,7 +106,10 @@ pub fn decide(
         let config = suites.iter().find(|c| c.suite == s.name);
         let (pass_rate, score) = if base.is_none() {
             let why = "no baseline: give a base revision or a base results file to compare";
-            (Significance::no_baseline(0.0, why), Significance::no_baseline(0.0, why))
+            (
+                Significance::no_baseline(0.0, why),
+                Significance::no_baseline(0.0, why),
+            )
         } else {
             (pass_rate, score)
         };
@@ -105,25 +118,46 @@ pub fn decide(
         comparisons.push(comparison);
     }
 
-    let changes = base.map(|_| scenario_changes(head, &base_by_key, &head_names)).unwrap_or_default();
+    let changes = base
+        .map(|_| scenario_changes(head, &base_by_key, &head_names))
+        .unwrap_or_default();
 
     let total_cost_usd: f64 = head.iter().map(|r| finite(r.cost_usd)).sum();
-    let base_total_cost_usd =
-        base.map(|b| b.iter().filter(|r| head_names.contains(r.suite.as_str())).map(|r| finite(r.cost_usd)).sum());
+    let base_total_cost_usd = base.map(|b| {
+        b.iter()
+            .filter(|r| head_names.contains(r.suite.as_str()))
+            .map(|r| finite(r.cost_usd))
+            .sum()
+    });
     let spent_usd: f64 = head.iter().map(|r| finite(r.spent_usd)).sum();
-    let eval_cost_usd: f64 = head.iter().flat_map(|r| &r.samples).map(|s| finite(s.eval_cost_usd)).sum();
+    let eval_cost_usd: f64 = head
+        .iter()
+        .flat_map(|r| &r.samples)
+        .map(|s| finite(s.eval_cost_usd))
+        .sum();
 
     let paired_scenarios: usize = per_suite.iter().map(|s| s.pass.n).sum();
     let paired_head: f64 = per_suite.iter().map(|s| s.head_cost).sum();
     let paired_base: f64 = per_suite.iter().map(|s| s.base_cost).sum();
     let (cost_delta_usd, cost_delta_pct) = if base.is_some() && paired_scenarios > 0 {
         let delta = paired_head - paired_base;
-        (Some(delta), (paired_base > 0.0).then(|| delta / paired_base * 100.0))
+        (
+            Some(delta),
+            (paired_base > 0.0).then(|| delta / paired_base * 100.0),
+        )
     } else {
         (None, None)
     };
     if let Some(delta) = cost_delta_usd {
-        gate_cost(delta, cost_delta_pct, paired_base, paired_head, paired_scenarios, budget, &mut decision);
+        gate_cost(
+            delta,
+            cost_delta_pct,
+            paired_base,
+            paired_head,
+            paired_scenarios,
+            budget,
+            &mut decision,
+        );
     }
     gate_budget(&budget_report, &mut decision);
     gate_errors_and_skips(head, &budget_report, gate, &mut decision);
@@ -167,9 +201,17 @@ fn evaluated(r: &ScenarioResult) -> bool {
 /// A scenario's pass as a number: the share of its evaluated samples that passed (its
 /// pass, without repeats).
 fn pass_value(r: &ScenarioResult) -> f64 {
-    let samples: Vec<f64> =
-        r.samples.iter().filter(|s| s.output.is_some()).map(|s| if s.pass { 1.0 } else { 0.0 }).collect();
-    if samples.len() <= 1 { if r.pass { 1.0 } else { 0.0 } } else { stats::cluster_mean(&samples) }
+    let samples: Vec<f64> = r
+        .samples
+        .iter()
+        .filter(|s| s.output.is_some())
+        .map(|s| if s.pass { 1.0 } else { 0.0 })
+        .collect();
+    if samples.len() <= 1 {
+        if r.pass { 1.0 } else { 0.0 }
+    } else {
+        stats::cluster_mean(&samples)
+    }
 }
 
 fn finite(x: f64) -> f64 {
@@ -190,7 +232,8 @@ struct SuitePairs<'a> {
 
 impl<'a> SuitePairs<'a> {
     fn new(name: &str, head: Vec<&'a ScenarioResult>, base: Vec<&'a ScenarioResult>) -> Self {
-        let base_by_id: HashMap<&str, &ScenarioResult> = base.iter().map(|r| (r.id.as_str(), *r)).collect();
+        let base_by_id: HashMap<&str, &ScenarioResult> =
+            base.iter().map(|r| (r.id.as_str(), *r)).collect();
         let mut pass_pairs = Vec::new();
         let mut score_pairs = Vec::new();
         let (mut head_cost, mut base_cost) = (0.0, 0.0);
@@ -227,7 +270,10 @@ impl<'a> SuitePairs<'a> {
         let paired = self.pass.n;
         let (cost_delta_usd, cost_delta_pct) = if has_base && paired > 0 {
             let delta = self.head_cost - self.base_cost;
-            (Some(delta), (self.base_cost > 0.0).then(|| delta / self.base_cost * 100.0))
+            (
+                Some(delta),
+                (self.base_cost > 0.0).then(|| delta / self.base_cost * 100.0),
+            )
         } else {
             (None, None)
         };
@@ -235,17 +281,28 @@ impl<'a> SuitePairs<'a> {
             (Some(b), Some(h)) => b.cost_per_resolution.map(|b| h - b),
             _ => None,
         };
-        let gate_source = config.map(|c| c.gate_source.clone()).unwrap_or_else(|| gate_source(None));
+        let gate_source = config
+            .map(|c| c.gate_source.clone())
+            .unwrap_or_else(|| gate_source(None));
         let mut threshold_checks = Vec::new();
         let pick = |own: Option<f64>, default: Option<f64>| match (own, config) {
             (Some(v), Some(c)) => Some((v, c.source.clone())),
             _ => default.map(|v| (v, gate_source.clone())),
         };
-        if let Some((required, source)) = pick(config.and_then(|c| c.min_pass_rate), gate.min_pass_rate) {
+        if let Some((required, source)) =
+            pick(config.and_then(|c| c.min_pass_rate), gate.min_pass_rate)
+        {
             threshold_checks.push(threshold("min_pass_rate", required, head.pass_rate, source));
         }
-        if let Some((required, source)) = pick(config.and_then(|c| c.min_mean_score), gate.min_mean_score) {
-            threshold_checks.push(threshold("min_mean_score", required, head.mean_score, source));
+        if let Some((required, source)) =
+            pick(config.and_then(|c| c.min_mean_score), gate.min_mean_score)
+        {
+            threshold_checks.push(threshold(
+                "min_mean_score",
+                required,
+                head.mean_score,
+                source,
+            ));
         }
         SuiteComparison {
             suite: self.name.clone(),
@@ -268,16 +325,32 @@ impl<'a> SuitePairs<'a> {
 
 fn threshold(name: &str, required: f64, actual: f64, source: String) -> ThresholdCheck {
     // A small allowance so 7/10 meets 0.7 despite rounding in sums of scores.
-    ThresholdCheck { name: name.to_string(), required, actual, pass: actual + 1e-9 >= required, source }
+    ThresholdCheck {
+        name: name.to_string(),
+        required,
+        actual,
+        pass: actual + 1e-9 >= required,
+        source,
+    }
 }
 
 /// The policy text for a threshold: `gate.min_pass_rate = 0.8` or
 /// `min_pass_rate = 0.5 (suite evals/capitals.toml)`.
 fn threshold_policy(check: &ThresholdCheck) -> String {
     if check.source.starts_with("gate") {
-        format!("gate.{} = {} ({})", check.name, num(check.required), check.source)
+        format!(
+            "gate.{} = {} ({})",
+            check.name,
+            num(check.required),
+            check.source
+        )
     } else {
-        format!("{} = {} ({})", check.name, num(check.required), check.source)
+        format!(
+            "{} = {} ({})",
+            check.name,
+            num(check.required),
+            check.source
+        )
     }
 }
 
@@ -286,7 +359,11 @@ fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecisio
     // A suite that provider errors left with nothing evaluated is decided by the provider-
     // errors reason (exit 3), not by a threshold over zero scenarios.
     let skip_thresholds = evaluated == 0 && c.head.errors > 0;
-    for check in c.threshold_checks.iter().filter(|t| !t.pass && !skip_thresholds) {
+    for check in c
+        .threshold_checks
+        .iter()
+        .filter(|t| !t.pass && !skip_thresholds)
+    {
         let message = match check.name.as_str() {
             "min_pass_rate" => format!(
                 "{}: pass rate {:.2} ({} of {} evaluated scenarios passed) is below min_pass_rate {}",
@@ -312,7 +389,11 @@ fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecisio
             policy: threshold_policy(check),
         });
     }
-    let policy = format!("gate.tolerance = {}, gate.alpha = {}", num(gate.tolerance), num(gate.alpha));
+    let policy = format!(
+        "gate.tolerance = {}, gate.alpha = {}",
+        num(gate.tolerance),
+        num(gate.alpha)
+    );
     let mut regressed = false;
     for sig in [&c.pass_rate, &c.score] {
         if sig.status == ChangeStatus::Regressed {
@@ -325,7 +406,9 @@ fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecisio
             });
         }
     }
-    let inconclusive = [&c.pass_rate, &c.score].into_iter().find(|s| s.status == ChangeStatus::Inconclusive);
+    let inconclusive = [&c.pass_rate, &c.score]
+        .into_iter()
+        .find(|s| s.status == ChangeStatus::Inconclusive);
     if let Some(sig) = inconclusive.filter(|_| !regressed) {
         decision.push(GateReason {
             kind: GateReasonKind::Regression,
@@ -345,12 +428,24 @@ fn gate_cost(
     budget: &BudgetPolicy,
     decision: &mut GateDecision,
 ) {
-    let what = format!("on {paired} scenarios run on both sides ({} -> {})", usd(base), usd(head));
+    let what = format!(
+        "on {paired} scenarios run on both sides ({} -> {})",
+        usd(base),
+        usd(head)
+    );
     match pct {
         Some(pct) => {
             let limit = [
-                (budget.max_cost_increase_pct, GateLevel::Fail, "budget.max_cost_increase_pct"),
-                (budget.warn_cost_increase_pct, GateLevel::Warn, "budget.warn_cost_increase_pct"),
+                (
+                    budget.max_cost_increase_pct,
+                    GateLevel::Fail,
+                    "budget.max_cost_increase_pct",
+                ),
+                (
+                    budget.warn_cost_increase_pct,
+                    GateLevel::Warn,
+                    "budget.warn_cost_increase_pct",
+                ),
             ]
             .into_iter()
             .find_map(|(limit, level, key)| limit.filter(|l| pct > *l).map(|l| (l, level, key)));
@@ -367,12 +462,16 @@ fn gate_cost(
             if let Some((l, key)) = budget
                 .max_cost_increase_pct
                 .map(|l| (l, "budget.max_cost_increase_pct"))
-                .or(budget.warn_cost_increase_pct.map(|l| (l, "budget.warn_cost_increase_pct")))
+                .or(budget
+                    .warn_cost_increase_pct
+                    .map(|l| (l, "budget.warn_cost_increase_pct")))
             {
                 decision.push(GateReason {
                     kind: GateReasonKind::CostIncrease,
                     level: GateLevel::Warn,
-                    message: format!("cost rose from nothing {what}: a percent increase is undefined"),
+                    message: format!(
+                        "cost rose from nothing {what}: a percent increase is undefined"
+                    ),
                     policy: format!("{key} = {}", num(l)),
                 });
             }
@@ -380,8 +479,16 @@ fn gate_cost(
         None => {}
     }
     let limit = [
-        (budget.max_cost_increase_usd, GateLevel::Fail, "budget.max_cost_increase_usd"),
-        (budget.warn_cost_increase_usd, GateLevel::Warn, "budget.warn_cost_increase_usd"),
+        (
+            budget.max_cost_increase_usd,
+            GateLevel::Fail,
+            "budget.max_cost_increase_usd",
+        ),
+        (
+            budget.warn_cost_increase_usd,
+            GateLevel::Warn,
+            "budget.warn_cost_increase_usd",
+        ),
     ]
     .into_iter()
     .find_map(|(limit, level, key)| limit.filter(|l| delta > *l).map(|l| (l, level, key)));
@@ -401,8 +508,15 @@ fn gate_budget(report: &BudgetReport, decision: &mut GateDecision) {
         None => "max_usd of the suite".to_string(),
     };
     if report.stopped || !report.not_run.is_empty() {
-        let names: Vec<String> = report.not_run.iter().map(|(s, id)| format!("{s}/{id}")).collect();
-        let cap = report.max_run_usd.map(|c| format!(" of {}", usd(c))).unwrap_or_default();
+        let names: Vec<String> = report
+            .not_run
+            .iter()
+            .map(|(s, id)| format!("{s}/{id}"))
+            .collect();
+        let cap = report
+            .max_run_usd
+            .map(|c| format!(" of {}", usd(c)))
+            .unwrap_or_default();
         decision.push(GateReason {
             kind: GateReasonKind::Budget,
             level: GateLevel::Fail,
@@ -415,11 +529,18 @@ fn gate_budget(report: &BudgetReport, decision: &mut GateDecision) {
             ),
             policy,
         });
-    } else if let Some(cap) = report.max_run_usd.filter(|cap| report.spent_usd > *cap + 1e-12) {
+    } else if let Some(cap) = report
+        .max_run_usd
+        .filter(|cap| report.spent_usd > *cap + 1e-12)
+    {
         decision.push(GateReason {
             kind: GateReasonKind::Budget,
             level: GateLevel::Fail,
-            message: format!("spent {}, over the cap of {}", usd(report.spent_usd), usd(cap)),
+            message: format!(
+                "spent {}, over the cap of {}",
+                usd(report.spent_usd),
+                usd(cap)
+            ),
             policy,
         });
     }
@@ -435,14 +556,22 @@ fn gate_errors_and_skips(
         .iter()
         .filter(|r| r.status == ScenarioStatus::Error)
         .map(|r| {
-            let why = r.samples.iter().find_map(|s| s.error.as_deref()).unwrap_or("provider error");
+            let why = r
+                .samples
+                .iter()
+                .find_map(|s| s.error.as_deref())
+                .unwrap_or("provider error");
             format!("{}/{} ({})", r.suite, r.id, single_line(why, 60))
         })
         .collect();
     if !errors.is_empty() {
         decision.push(GateReason {
             kind: GateReasonKind::ProviderErrors,
-            level: if gate.fail_on_error { GateLevel::Fail } else { GateLevel::Warn },
+            level: if gate.fail_on_error {
+                GateLevel::Fail
+            } else {
+                GateLevel::Warn
+            },
             message: format!(
                 "{} scenario{} could not be evaluated because the provider failed{}",
                 errors.len(),
@@ -452,10 +581,17 @@ fn gate_errors_and_skips(
             policy: format!("gate.fail_on_error = {}", gate.fail_on_error),
         });
     }
-    let not_run: HashSet<(&str, &str)> = report.not_run.iter().map(|(s, id)| (s.as_str(), id.as_str())).collect();
+    let not_run: HashSet<(&str, &str)> = report
+        .not_run
+        .iter()
+        .map(|(s, id)| (s.as_str(), id.as_str()))
+        .collect();
     let skipped: Vec<String> = head
         .iter()
-        .filter(|r| r.status == ScenarioStatus::Skipped && !not_run.contains(&(r.suite.as_str(), r.id.as_str())))
+        .filter(|r| {
+            r.status == ScenarioStatus::Skipped
+                && !not_run.contains(&(r.suite.as_str(), r.id.as_str()))
+        })
         .map(|r| format!("{}/{}", r.suite, r.id))
         .collect();
     if !skipped.is_empty() {
@@ -478,14 +614,26 @@ fn listing(names: &[String]) -> String {
     if names.is_empty() {
         return String::new();
     }
-    let shown: Vec<&str> = names.iter().take(NAMED_IN_REASON).map(String::as_str).collect();
+    let shown: Vec<&str> = names
+        .iter()
+        .take(NAMED_IN_REASON)
+        .map(String::as_str)
+        .collect();
     let more = names.len().saturating_sub(NAMED_IN_REASON);
-    let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+    let more = if more > 0 {
+        format!(" (+{more} more)")
+    } else {
+        String::new()
+    };
     format!(": {}{more}", shown.join(", "))
 }
 
 fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{x:.0}") } else { format!("{x}") }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Per-scenario changes against the baseline, newly failing first.
@@ -526,13 +674,20 @@ fn scenario_changes(
             head_score: Some(h.score),
             base_cost: b.map(|b| b.cost_usd),
             head_cost: Some(h.cost_usd),
-            reason: if h.pass { String::new() } else { first_failure(h) },
+            reason: if h.pass {
+                String::new()
+            } else {
+                first_failure(h)
+            },
         });
     }
     let mut removed: Vec<&ScenarioResult> = base_by_key
         .values()
         .copied()
-        .filter(|b| head_names.contains(b.suite.as_str()) && !head_keys.contains(&(b.suite.as_str(), b.id.as_str())))
+        .filter(|b| {
+            head_names.contains(b.suite.as_str())
+                && !head_keys.contains(&(b.suite.as_str(), b.id.as_str()))
+        })
         .collect();
     removed.sort_by(|a, b| (&a.suite, &a.id).cmp(&(&b.suite, &b.id)));
     for b in removed {
@@ -562,12 +717,20 @@ fn first_failure(r: &ScenarioResult) -> String {
         if let Some(e) = &s.error {
             return single_line(e, 200);
         }
-        if let Some(c) = s.checks.iter().find(|c| c.error.is_some() || (!c.pass && c.weight > 0.0)) {
+        if let Some(c) = s
+            .checks
+            .iter()
+            .find(|c| c.error.is_some() || (!c.pass && c.weight > 0.0))
+        {
             return format!("{}: {}", c.kind, c.reason);
         }
     }
     match r.threshold {
-        Some(t) => format!("weighted score {:.2} is below the scenario threshold {}", r.score, num(t)),
+        Some(t) => format!(
+            "weighted score {:.2} is below the scenario threshold {}",
+            r.score,
+            num(t)
+        ),
         None => String::new(),
     }
 }
@@ -584,7 +747,11 @@ mod tests {
             pass,
             score: if pass { 1.0 } else { 0.0 },
             weight: 1.0,
-            reason: if pass { "ok".into() } else { "expected to contain \"paris\", got \"Lyon\"".into() },
+            reason: if pass {
+                "ok".into()
+            } else {
+                "expected to contain \"paris\", got \"Lyon\"".into()
+            },
             error: None,
         };
         let output = if pass { "Paris" } else { "Lyon" };
@@ -594,12 +761,19 @@ mod tests {
             file: format!("evals/{suite}.toml"),
             line: 3,
             provider: "local".into(),
-            status: if pass { ScenarioStatus::Passed } else { ScenarioStatus::Failed },
+            status: if pass {
+                ScenarioStatus::Passed
+            } else {
+                ScenarioStatus::Failed
+            },
             pass,
             score: if pass { 1.0 } else { 0.0 },
             threshold: None,
             flaky: false,
-            usage: Usage { input_tokens: 10, output_tokens: 2 },
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 2,
+            },
             cost_usd: cost,
             spent_usd: cost,
             latency_ms: 5,
@@ -610,7 +784,10 @@ mod tests {
                 source: OutputSource::Called,
                 output: Some(output.into()),
                 model: None,
-                usage: Usage { input_tokens: 10, output_tokens: 2 },
+                usage: Usage {
+                    input_tokens: 10,
+                    output_tokens: 2,
+                },
                 cost_usd: cost,
                 spent_usd: cost,
                 latency_ms: 5,
@@ -634,7 +811,10 @@ mod tests {
     }
 
     fn suite(pass: &[bool], name: &str, cost: f64) -> Vec<ScenarioResult> {
-        pass.iter().enumerate().map(|(i, p)| result(name, &format!("s{i:03}"), *p, cost)).collect()
+        pass.iter()
+            .enumerate()
+            .map(|(i, p)| result(name, &format!("s{i:03}"), *p, cost))
+            .collect()
     }
 
     fn config(name: &str, min_pass_rate: Option<f64>) -> SuiteGateConfig {
@@ -649,13 +829,24 @@ mod tests {
     }
 
     fn run(head: &[ScenarioResult], base: Option<&[ScenarioResult]>) -> Verdict {
-        decide(head, base, &[], &GatePolicy::default(), &BudgetPolicy::default(), BudgetReport::default())
+        decide(
+            head,
+            base,
+            &[],
+            &GatePolicy::default(),
+            &BudgetPolicy::default(),
+            BudgetReport::default(),
+        )
     }
 
     #[test]
     fn thresholds_suite_override_beats_gate_default() {
         let head = suite(&[true, true, false, false], "capitals", 0.001);
-        let gate = GatePolicy { min_pass_rate: Some(0.8), min_mean_score: Some(0.4), ..GatePolicy::default() };
+        let gate = GatePolicy {
+            min_pass_rate: Some(0.8),
+            min_mean_score: Some(0.4),
+            ..GatePolicy::default()
+        };
         let v = decide(
             &head,
             None,
@@ -666,13 +857,22 @@ mod tests {
         );
         let checks = &v.suites[0].threshold_checks;
         assert_eq!(checks[0].name, "min_pass_rate");
-        assert_eq!((checks[0].required, checks[0].actual, checks[0].pass), (0.5, 0.5, true));
+        assert_eq!(
+            (checks[0].required, checks[0].actual, checks[0].pass),
+            (0.5, 0.5, true)
+        );
         assert_eq!(checks[0].source, "suite evals/capitals.toml");
         assert_eq!(checks[1].source, "gate in evalgit.toml");
         assert!(checks[1].pass);
         assert!(v.gate.pass, "{:?}", v.gate);
-        let v =
-            decide(&head, None, &[config("capitals", None)], &gate, &BudgetPolicy::default(), BudgetReport::default());
+        let v = decide(
+            &head,
+            None,
+            &[config("capitals", None)],
+            &gate,
+            &BudgetPolicy::default(),
+            BudgetReport::default(),
+        );
         assert!(!v.gate.pass);
         let reason = &v.gate.reasons[0];
         assert_eq!(reason.kind, GateReasonKind::Threshold);
@@ -680,7 +880,10 @@ mod tests {
             reason.message,
             "capitals: pass rate 0.50 (2 of 4 evaluated scenarios passed) is below min_pass_rate 0.8"
         );
-        assert_eq!(reason.policy, "gate.min_pass_rate = 0.8 (gate in evalgit.toml)");
+        assert_eq!(
+            reason.policy,
+            "gate.min_pass_rate = 0.8 (gate in evalgit.toml)"
+        );
         assert_eq!(v.exit_code(), crate::ExitCode::GateFailed);
     }
 
@@ -707,14 +910,40 @@ mod tests {
         assert!(!v.gate.pass);
         let c = &v.suites[0];
         assert_eq!(c.paired, 40);
-        assert_eq!(c.pass_rate.status, ChangeStatus::Regressed, "{}", c.pass_rate.explanation);
-        let reason = v.gate.failures().find(|r| r.kind == GateReasonKind::Regression).expect("a regression reason");
+        assert_eq!(
+            c.pass_rate.status,
+            ChangeStatus::Regressed,
+            "{}",
+            c.pass_rate.explanation
+        );
+        let reason = v
+            .gate
+            .failures()
+            .find(|r| r.kind == GateReasonKind::Regression)
+            .expect("a regression reason");
         assert_eq!(reason.policy, "gate.tolerance = 0.05, gate.alpha = 0.05");
-        assert!(reason.message.starts_with("capitals: pass rate fell 30.0 points"), "{}", reason.message);
-        let newly: Vec<&ScenarioChange> = v.changes.iter().filter(|c| c.kind == ChangeKind::NewlyFailing).collect();
+        assert!(
+            reason
+                .message
+                .starts_with("capitals: pass rate fell 30.0 points"),
+            "{}",
+            reason.message
+        );
+        let newly: Vec<&ScenarioChange> = v
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::NewlyFailing)
+            .collect();
         assert_eq!(newly.len(), 12);
-        assert_eq!(newly[0].reason, "icontains: expected to contain \"paris\", got \"Lyon\"");
-        assert_eq!(v.changes[0].kind, ChangeKind::NewlyFailing, "newly failing come first");
+        assert_eq!(
+            newly[0].reason,
+            "icontains: expected to contain \"paris\", got \"Lyon\""
+        );
+        assert_eq!(
+            v.changes[0].kind,
+            ChangeKind::NewlyFailing,
+            "newly failing come first"
+        );
     }
 
     #[test]
@@ -725,7 +954,10 @@ mod tests {
         assert!(v.gate.pass, "one flip on three scenarios cannot block");
         assert_eq!(v.suites[0].pass_rate.status, ChangeStatus::Inconclusive);
         assert_eq!(v.changes.len(), 1);
-        assert_eq!((v.changes[0].kind, v.changes[0].id.as_str()), (ChangeKind::NewlyFailing, "s001"));
+        assert_eq!(
+            (v.changes[0].kind, v.changes[0].id.as_str()),
+            (ChangeKind::NewlyFailing, "s001")
+        );
         let warn = v.gate.warnings().next().expect("an inconclusive warning");
         assert!(warn.message.contains("inconclusive"), "{}", warn.message);
         assert_eq!(warn.policy, "gate.tolerance = 0.05");
@@ -743,7 +975,8 @@ mod tests {
         let mut all_base = base.clone();
         all_base.extend(other_base);
         let v = run(&head, Some(&all_base));
-        let kinds: Vec<(ChangeKind, &str)> = v.changes.iter().map(|c| (c.kind, c.id.as_str())).collect();
+        let kinds: Vec<(ChangeKind, &str)> =
+            v.changes.iter().map(|c| (c.kind, c.id.as_str())).collect();
         assert_eq!(
             kinds,
             [
@@ -762,7 +995,10 @@ mod tests {
         let head = suite(&[true; 10], "capitals", 0.012); // +20 %, +$0.02 in total
         let cases = [
             (
-                BudgetPolicy { max_cost_increase_pct: Some(10.0), ..Default::default() },
+                BudgetPolicy {
+                    max_cost_increase_pct: Some(10.0),
+                    ..Default::default()
+                },
                 false,
                 "budget.max_cost_increase_pct = 10",
             ),
@@ -776,7 +1012,10 @@ mod tests {
                 "budget.warn_cost_increase_pct = 10",
             ),
             (
-                BudgetPolicy { max_cost_increase_usd: Some(0.01), ..Default::default() },
+                BudgetPolicy {
+                    max_cost_increase_usd: Some(0.01),
+                    ..Default::default()
+                },
                 false,
                 "budget.max_cost_increase_usd = 0.01",
             ),
@@ -791,9 +1030,21 @@ mod tests {
             ),
         ];
         for (budget, pass, policy) in cases {
-            let v = decide(&head, Some(&base), &[], &GatePolicy::default(), &budget, BudgetReport::default());
+            let v = decide(
+                &head,
+                Some(&base),
+                &[],
+                &GatePolicy::default(),
+                &budget,
+                BudgetReport::default(),
+            );
             assert_eq!(v.gate.pass, pass, "{policy}: {:?}", v.gate);
-            let r = v.gate.reasons.iter().find(|r| r.kind == GateReasonKind::CostIncrease).expect("a cost reason");
+            let r = v
+                .gate
+                .reasons
+                .iter()
+                .find(|r| r.kind == GateReasonKind::CostIncrease)
+                .expect("a cost reason");
             assert_eq!(r.policy, policy);
             assert!(r.message.starts_with("cost rose"), "{}", r.message);
         }
@@ -802,10 +1053,18 @@ mod tests {
             Some(&base),
             &[],
             &GatePolicy::default(),
-            &BudgetPolicy { max_cost_increase_pct: Some(30.0), ..Default::default() },
+            &BudgetPolicy {
+                max_cost_increase_pct: Some(30.0),
+                ..Default::default()
+            },
             BudgetReport::default(),
         );
-        assert!(v.gate.reasons.iter().all(|r| r.kind != GateReasonKind::CostIncrease));
+        assert!(
+            v.gate
+                .reasons
+                .iter()
+                .all(|r| r.kind != GateReasonKind::CostIncrease)
+        );
         assert!((v.cost_delta_pct.unwrap_or_default() - 20.0).abs() < 1e-9);
         let c = &v.suites[0];
         assert!((c.cpr_delta.unwrap_or_default() - 0.002).abs() < 1e-12);
@@ -819,9 +1078,18 @@ mod tests {
             max_run_usd: Some(1.0),
             spent_usd: 0.8,
             stopped: true,
-            not_run: (0..7).map(|i| ("capitals".to_string(), format!("x{i}"))).collect(),
+            not_run: (0..7)
+                .map(|i| ("capitals".to_string(), format!("x{i}")))
+                .collect(),
         };
-        let v = decide(&head, None, &[], &GatePolicy::default(), &BudgetPolicy::default(), report);
+        let v = decide(
+            &head,
+            None,
+            &[],
+            &GatePolicy::default(),
+            &BudgetPolicy::default(),
+            report,
+        );
         assert!(!v.gate.pass);
         let r = &v.gate.reasons[0];
         assert_eq!(r.kind, GateReasonKind::Budget);
@@ -845,15 +1113,35 @@ mod tests {
             r.message,
             "1 scenario could not be evaluated because the provider failed: capitals/tokyo (connection refused)"
         );
-        let lenient = GatePolicy { fail_on_error: false, ..GatePolicy::default() };
-        let v = decide(&head, None, &[], &lenient, &BudgetPolicy::default(), BudgetReport::default());
+        let lenient = GatePolicy {
+            fail_on_error: false,
+            ..GatePolicy::default()
+        };
+        let v = decide(
+            &head,
+            None,
+            &[],
+            &lenient,
+            &BudgetPolicy::default(),
+            BudgetReport::default(),
+        );
         assert!(v.gate.pass);
         assert_eq!(v.gate.reasons[0].level, GateLevel::Warn);
         // A threshold failure next to provider errors is a gate failure (exit 1).
-        let gate = GatePolicy { min_pass_rate: Some(1.0), ..GatePolicy::default() };
+        let gate = GatePolicy {
+            min_pass_rate: Some(1.0),
+            ..GatePolicy::default()
+        };
         let mut failing = head.clone();
         failing.push(result("capitals", "rome", false, 0.0));
-        let v = decide(&failing, None, &[], &gate, &BudgetPolicy::default(), BudgetReport::default());
+        let v = decide(
+            &failing,
+            None,
+            &[],
+            &gate,
+            &BudgetPolicy::default(),
+            BudgetReport::default(),
+        );
         assert_eq!(v.exit_code(), crate::ExitCode::GateFailed);
     }
 
@@ -865,7 +1153,11 @@ mod tests {
         let v = run(&[], Some(&[]));
         assert!(v.gate.pass);
         // All fail on both sides, one scenario, everything errored: defined, no NaN.
-        for head in [suite(&[false; 5], "a", 0.0), suite(&[true], "a", 0.0), vec![errored("a", "x")]] {
+        for head in [
+            suite(&[false; 5], "a", 0.0),
+            suite(&[true], "a", 0.0),
+            vec![errored("a", "x")],
+        ] {
             let v = run(&head, Some(&head));
             let json = serde_json::to_string(&v).expect("serializes");
             // NaN would serialize as null and fail to read back into an f64.
@@ -880,7 +1172,12 @@ mod tests {
         // Two scenarios with three samples each: pass shares 2/3 and 1/3 on base, 1/3 and 0
         // on head.
         let with_samples = |id: &str, passes: &[bool]| {
-            let mut r = result("rep", id, passes.iter().filter(|p| **p).count() * 2 > passes.len(), 0.0);
+            let mut r = result(
+                "rep",
+                id,
+                passes.iter().filter(|p| **p).count() * 2 > passes.len(),
+                0.0,
+            );
             let template = r.samples[0].clone();
             r.samples = passes
                 .iter()
@@ -895,12 +1192,22 @@ mod tests {
             r.score = passes.iter().filter(|p| **p).count() as f64 / passes.len() as f64;
             r
         };
-        let base = vec![with_samples("a", &[true, true, false]), with_samples("b", &[true, false, false])];
-        let head = vec![with_samples("a", &[true, false, false]), with_samples("b", &[false, false, false])];
+        let base = vec![
+            with_samples("a", &[true, true, false]),
+            with_samples("b", &[true, false, false]),
+        ];
+        let head = vec![
+            with_samples("a", &[true, false, false]),
+            with_samples("b", &[false, false, false]),
+        ];
         let v = run(&head, Some(&base));
         let c = &v.suites[0];
         assert_eq!(c.paired, 2);
-        assert!((c.pass_rate.delta + 1.0 / 3.0).abs() < 1e-12, "{}", c.pass_rate.delta);
+        assert!(
+            (c.pass_rate.delta + 1.0 / 3.0).abs() < 1e-12,
+            "{}",
+            c.pass_rate.delta
+        );
         assert_eq!(c.pass_rate.std_error, Some(0.0));
         assert_eq!(c.head.k, Some(3));
     }
@@ -929,7 +1236,13 @@ mod tests {
                 drop_caught += 1;
             }
         }
-        assert!(noise_blocked * 100 <= 8 * RUNS, "noise blocked {noise_blocked} of {RUNS} runs");
-        assert!(drop_caught * 100 >= 90 * RUNS, "a 20-point drop caught in only {drop_caught} of {RUNS} runs");
+        assert!(
+            noise_blocked * 100 <= 8 * RUNS,
+            "noise blocked {noise_blocked} of {RUNS} runs"
+        );
+        assert!(
+            drop_caught * 100 >= 90 * RUNS,
+            "a 20-point drop caught in only {drop_caught} of {RUNS} runs"
+        );
     }
 }

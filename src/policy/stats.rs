@@ -102,7 +102,8 @@ pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
     if x >= 1.0 {
         return 1.0;
     }
-    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
     if x < (a + 1.0) / (a + b + 2.0) {
         front * beta_continued_fraction(a, b, x) / a
     } else {
@@ -186,7 +187,11 @@ pub fn normal_sf(z: f64) -> f64 {
     }
     let x = z / std::f64::consts::SQRT_2;
     let upper = 1.0 - gamma_p(0.5, x * x); // erfc(|x|)
-    if z >= 0.0 { 0.5 * upper } else { 1.0 - 0.5 * upper }
+    if z >= 0.0 {
+        0.5 * upper
+    } else {
+        1.0 - 0.5 * upper
+    }
 }
 
 /// `P(T > t)` for Student's t with `df` degrees of freedom:
@@ -265,7 +270,11 @@ fn quantile(p: f64, sf: impl Fn(f64) -> f64) -> f64 {
 /// once, so the standard error is not shrunk by samples that are not independent.
 pub fn cluster_mean(samples: &[f64]) -> f64 {
     let finite: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
-    if finite.is_empty() { 0.0 } else { finite.iter().sum::<f64>() / finite.len() as f64 }
+    if finite.is_empty() {
+        0.0
+    } else {
+        finite.iter().sum::<f64>() / finite.len() as f64
+    }
 }
 
 /// Paired differences `d_i = head_i - base_i`, one per scenario evaluated on both sides.
@@ -289,8 +298,16 @@ impl Paired {
     pub fn from_diffs(diffs: &[f64]) -> Paired {
         let d: Vec<f64> = diffs.iter().copied().filter(|x| x.is_finite()).collect();
         let n = d.len();
-        let mean = if n == 0 { 0.0 } else { d.iter().sum::<f64>() / n as f64 };
-        let sd = if n < 2 { 0.0 } else { (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() };
+        let mean = if n == 0 {
+            0.0
+        } else {
+            d.iter().sum::<f64>() / n as f64
+        };
+        let sd = if n < 2 {
+            0.0
+        } else {
+            (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        };
         let std_error = if n < 2 { 0.0 } else { sd / (n as f64).sqrt() };
         Paired {
             n,
@@ -351,8 +368,16 @@ fn t_tail_p(shifted: f64, paired: &Paired, lower: bool) -> f64 {
         return if beyond { 0.0 } else { 1.0 };
     }
     let t = shifted / paired.std_error;
-    let p = if lower { t_cdf(t, paired.df()) } else { t_sf(t, paired.df()) };
-    if p.is_finite() { p.clamp(0.0, 1.0) } else { 1.0 }
+    let p = if lower {
+        t_cdf(t, paired.df())
+    } else {
+        t_sf(t, paired.df())
+    };
+    if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
 }
 
 /// One step of Holm's procedure for one hypothesis.
@@ -373,7 +398,13 @@ pub fn holm(p_values: &[f64], alpha: f64) -> Vec<HolmStep> {
     let clean = |p: f64| if p.is_nan() { 1.0 } else { p };
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| clean(p_values[a]).total_cmp(&clean(p_values[b])));
-    let mut out = vec![HolmStep { rejected: false, level: alpha }; m];
+    let mut out = vec![
+        HolmStep {
+            rejected: false,
+            level: alpha
+        };
+        m
+    ];
     let mut still_rejecting = true;
     for (rank, &i) in order.iter().enumerate() {
         let level = alpha / (m - rank) as f64;
@@ -436,12 +467,31 @@ impl MetricKind {
 /// 3. Holm rejects "Δ <= +tolerance": `Improved`;
 /// 4. one pair, or `MDE > tolerance`: `Inconclusive`, with the MDE;
 /// 5. otherwise `NoChange`.
-pub fn compare_suites(paired: &[Paired], metric: MetricKind, tolerance: f64, alpha: f64) -> Vec<Significance> {
-    let tolerance = if tolerance.is_finite() { tolerance.max(0.0) } else { 0.0 };
-    let alpha = if alpha.is_finite() && alpha > 0.0 && alpha < 1.0 { alpha } else { 0.05 };
+pub fn compare_suites(
+    paired: &[Paired],
+    metric: MetricKind,
+    tolerance: f64,
+    alpha: f64,
+) -> Vec<Significance> {
+    let tolerance = if tolerance.is_finite() {
+        tolerance.max(0.0)
+    } else {
+        0.0
+    };
+    let alpha = if alpha.is_finite() && alpha > 0.0 && alpha < 1.0 {
+        alpha
+    } else {
+        0.05
+    };
     let testable: Vec<usize> = (0..paired.len()).filter(|&i| paired[i].n >= 2).collect();
-    let p_reg: Vec<f64> = testable.iter().map(|&i| regression_p_value(&paired[i], tolerance)).collect();
-    let p_imp: Vec<f64> = testable.iter().map(|&i| improvement_p_value(&paired[i], tolerance)).collect();
+    let p_reg: Vec<f64> = testable
+        .iter()
+        .map(|&i| regression_p_value(&paired[i], tolerance))
+        .collect();
+    let p_imp: Vec<f64> = testable
+        .iter()
+        .map(|&i| improvement_p_value(&paired[i], tolerance))
+        .collect();
     let holm_reg = holm(&p_reg, alpha);
     let holm_imp = holm(&p_imp, alpha);
     let m = testable.len();
@@ -450,7 +500,13 @@ pub fn compare_suites(paired: &[Paired], metric: MetricKind, tolerance: f64, alp
         .enumerate()
         .map(|(i, p)| match testable.iter().position(|&t| t == i) {
             Some(j) => {
-                let tests = Tests { p_reg: p_reg[j], p_imp: p_imp[j], reg: holm_reg[j], imp: holm_imp[j], family: m };
+                let tests = Tests {
+                    p_reg: p_reg[j],
+                    p_imp: p_imp[j],
+                    reg: holm_reg[j],
+                    imp: holm_imp[j],
+                    family: m,
+                };
                 significance(p, metric, tolerance, &tests)
             }
             None => untestable(p, metric),
@@ -550,7 +606,11 @@ fn significance(p: &Paired, metric: MetricKind, tolerance: f64, tests: &Tests) -
     };
     Significance {
         status,
-        p_value: Some(if p.mean <= 0.0 { tests.p_reg } else { tests.p_imp }),
+        p_value: Some(if p.mean <= 0.0 {
+            tests.p_reg
+        } else {
+            tests.p_imp
+        }),
         adjusted_alpha: Some(tests.reg.level),
         delta: p.mean,
         upper_bound: Some(upper),
@@ -567,7 +627,11 @@ fn method(p: &Paired, metric: MetricKind, family: usize) -> String {
         MetricKind::PassRate => "McNemar exact",
         MetricKind::Score => "sign test",
     };
-    let holm = if family > 1 { format!(", Holm over {family} suites") } else { String::new() };
+    let holm = if family > 1 {
+        format!(", Holm over {family} suites")
+    } else {
+        String::new()
+    };
     format!(
         "paired t (n={}, clustered by scenario) + {sign} ({} worse, {} better){holm}",
         p.n, p.decreases, p.increases
@@ -595,12 +659,20 @@ fn points_signed(x: f64) -> String {
 }
 
 fn p_text(p: f64) -> String {
-    if p < 1e-4 { format!("{p:.1e}") } else { trim_num(p, 4) }
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        trim_num(p, 4)
+    }
 }
 
 fn trim_num(x: f64, decimals: usize) -> String {
     let s = format!("{x:.decimals$}");
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -620,7 +692,11 @@ mod tests {
             (0.5, std::f64::consts::PI.sqrt().ln()),
             (101.0, 363.739_375_555_563_5),
         ] {
-            assert!(close(ln_gamma(x), want, 1e-10), "lnΓ({x}) = {}", ln_gamma(x));
+            assert!(
+                close(ln_gamma(x), want, 1e-10),
+                "lnΓ({x}) = {}",
+                ln_gamma(x)
+            );
         }
     }
 
@@ -640,7 +716,11 @@ mod tests {
             (8, 2, 56.0 / 1024.0),
         ];
         for (b, c, want) in cases {
-            assert!(close(mcnemar_exact(b, c), want, 1e-12), "b={b} c={c}: {}", mcnemar_exact(b, c));
+            assert!(
+                close(mcnemar_exact(b, c), want, 1e-12),
+                "b={b} c={c}: {}",
+                mcnemar_exact(b, c)
+            );
         }
     }
 
@@ -654,7 +734,10 @@ mod tests {
         assert!(binomial_tail_half(n, 60_000) < 1e-300);
         // Normal approximation: P(X >= 50 500) ≈ P(Z >= 499.5 / 158.11) = 7.9e-4.
         let p = binomial_tail_half(n, 50_500);
-        assert!(close(p, normal_sf(499.5 / (n as f64 / 4.0).sqrt()), 2e-5), "{p}");
+        assert!(
+            close(p, normal_sf(499.5 / (n as f64 / 4.0).sqrt()), 2e-5),
+            "{p}"
+        );
         for k in [0, 1, 100, 49_999, 50_000, 50_001, 99_999, 100_000, 100_001] {
             let p = binomial_tail_half(n, k);
             assert!(p.is_finite() && (0.0..=1.0).contains(&p), "k={k}: {p}");
@@ -721,7 +804,10 @@ mod tests {
     #[test]
     fn holm_step_down() {
         let steps = holm(&[0.01, 0.04, 0.03], 0.05);
-        assert_eq!(steps.iter().map(|s| s.rejected).collect::<Vec<_>>(), [true, false, false]);
+        assert_eq!(
+            steps.iter().map(|s| s.rejected).collect::<Vec<_>>(),
+            [true, false, false]
+        );
         assert!(close(steps[0].level, 0.05 / 3.0, 1e-15));
         assert!(close(steps[2].level, 0.025, 1e-15));
         assert!(close(steps[1].level, 0.05, 1e-15));
@@ -729,14 +815,25 @@ mod tests {
         assert!(all.iter().all(|s| s.rejected));
         // Stops at the first failure even if a later p is below its own level.
         let stop = holm(&[0.03, 0.02], 0.05);
-        assert_eq!(stop.iter().map(|s| s.rejected).collect::<Vec<_>>(), [true, true]);
+        assert_eq!(
+            stop.iter().map(|s| s.rejected).collect::<Vec<_>>(),
+            [true, true]
+        );
         let stop = holm(&[0.04, 0.026], 0.05);
-        assert_eq!(stop.iter().map(|s| s.rejected).collect::<Vec<_>>(), [false, false]);
+        assert_eq!(
+            stop.iter().map(|s| s.rejected).collect::<Vec<_>>(),
+            [false, false]
+        );
         assert!(holm(&[], 0.05).is_empty());
         assert!(!holm(&[f64::NAN], 0.05)[0].rejected);
     }
 
-    fn pass_pairs(both_pass: usize, pass_fail: usize, fail_pass: usize, both_fail: usize) -> Paired {
+    fn pass_pairs(
+        both_pass: usize,
+        pass_fail: usize,
+        fail_pass: usize,
+        both_fail: usize,
+    ) -> Paired {
         let mut v = Vec::new();
         v.extend(std::iter::repeat_n((1.0, 1.0), both_pass));
         v.extend(std::iter::repeat_n((1.0, 0.0), pass_fail));
@@ -752,23 +849,76 @@ mod tests {
     #[test]
     fn degenerate_suites_never_nan() {
         let cases = [
-            ("no pairs", Paired::from_diffs(&[]), ChangeStatus::NoBaseline),
-            ("one scenario", pass_pairs(1, 0, 0, 0), ChangeStatus::Inconclusive),
-            ("one scenario that broke", pass_pairs(0, 1, 0, 0), ChangeStatus::Inconclusive),
-            ("all pass, small", pass_pairs(10, 0, 0, 0), ChangeStatus::Inconclusive),
-            ("all fail, small", pass_pairs(0, 0, 0, 10), ChangeStatus::Inconclusive),
-            ("all pass, large", pass_pairs(500, 0, 0, 0), ChangeStatus::NoChange),
-            ("all fail, large", pass_pairs(0, 0, 0, 500), ChangeStatus::NoChange),
-            ("two pairs both broke", pass_pairs(0, 2, 0, 0), ChangeStatus::Inconclusive),
-            ("four of four broke", pass_pairs(0, 4, 0, 0), ChangeStatus::Inconclusive),
-            ("five of five broke", pass_pairs(0, 5, 0, 0), ChangeStatus::Regressed),
-            ("five of five fixed", pass_pairs(0, 0, 5, 0), ChangeStatus::Improved),
-            ("zero discordant, mixed", pass_pairs(150, 0, 0, 150), ChangeStatus::NoChange),
+            (
+                "no pairs",
+                Paired::from_diffs(&[]),
+                ChangeStatus::NoBaseline,
+            ),
+            (
+                "one scenario",
+                pass_pairs(1, 0, 0, 0),
+                ChangeStatus::Inconclusive,
+            ),
+            (
+                "one scenario that broke",
+                pass_pairs(0, 1, 0, 0),
+                ChangeStatus::Inconclusive,
+            ),
+            (
+                "all pass, small",
+                pass_pairs(10, 0, 0, 0),
+                ChangeStatus::Inconclusive,
+            ),
+            (
+                "all fail, small",
+                pass_pairs(0, 0, 0, 10),
+                ChangeStatus::Inconclusive,
+            ),
+            (
+                "all pass, large",
+                pass_pairs(500, 0, 0, 0),
+                ChangeStatus::NoChange,
+            ),
+            (
+                "all fail, large",
+                pass_pairs(0, 0, 0, 500),
+                ChangeStatus::NoChange,
+            ),
+            (
+                "two pairs both broke",
+                pass_pairs(0, 2, 0, 0),
+                ChangeStatus::Inconclusive,
+            ),
+            (
+                "four of four broke",
+                pass_pairs(0, 4, 0, 0),
+                ChangeStatus::Inconclusive,
+            ),
+            (
+                "five of five broke",
+                pass_pairs(0, 5, 0, 0),
+                ChangeStatus::Regressed,
+            ),
+            (
+                "five of five fixed",
+                pass_pairs(0, 0, 5, 0),
+                ChangeStatus::Improved,
+            ),
+            (
+                "zero discordant, mixed",
+                pass_pairs(150, 0, 0, 150),
+                ChangeStatus::NoChange,
+            ),
         ];
         for (name, p, want) in cases {
             let s = status(p);
             assert_eq!(s.status, want, "{name}: {}", s.explanation);
-            for x in [s.delta].into_iter().chain(s.p_value).chain(s.upper_bound).chain(s.lower_bound).chain(s.std_error)
+            for x in [s.delta]
+                .into_iter()
+                .chain(s.p_value)
+                .chain(s.upper_bound)
+                .chain(s.lower_bound)
+                .chain(s.std_error)
             {
                 assert!(x.is_finite(), "{name}: {s:?}");
             }
@@ -786,13 +936,23 @@ mod tests {
         assert_eq!(s.status, ChangeStatus::Regressed, "{}", s.explanation);
         assert!(s.upper_bound.is_some_and(|u| u < -0.05));
         assert!(s.p_value.is_some_and(|p| p < 0.05));
-        assert!(s.explanation.contains("fell 22.5 points"), "{}", s.explanation);
+        assert!(
+            s.explanation.contains("fell 22.5 points"),
+            "{}",
+            s.explanation
+        );
         // 40 scenarios, 3 broke, 1 fixed: -5 points: not credible.
         let s = status(pass_pairs(32, 3, 1, 4));
         assert_ne!(s.status, ChangeStatus::Regressed);
         // Zero variance and zero discordance but a shifted score on 3 scenarios: the sign
         // test blocks a regression on so few.
-        let s = compare_suites(&[Paired::from_diffs(&[-0.3, -0.3, -0.3])], MetricKind::Score, 0.05, 0.05).remove(0);
+        let s = compare_suites(
+            &[Paired::from_diffs(&[-0.3, -0.3, -0.3])],
+            MetricKind::Score,
+            0.05,
+            0.05,
+        )
+        .remove(0);
         assert_eq!(s.status, ChangeStatus::Inconclusive, "{}", s.explanation);
     }
 
@@ -813,7 +973,10 @@ mod tests {
         let one = pass_pairs(0, 5, 0, 0);
         let both = compare_suites(&[one, one], MetricKind::PassRate, 0.05, 0.05);
         assert!(both.iter().all(|s| s.status != ChangeStatus::Regressed));
-        assert!(both.iter().all(|s| s.adjusted_alpha.is_some_and(|a| a <= 0.05)));
+        assert!(
+            both.iter()
+                .all(|s| s.adjusted_alpha.is_some_and(|a| a <= 0.05))
+        );
         // A clear regression plus a quiet suite: the clear one still regresses.
         let clear = pass_pairs(25, 10, 0, 5);
         let quiet = pass_pairs(300, 0, 0, 100);
@@ -831,7 +994,10 @@ mod tests {
         let mde = min_detectable_effect(&p, 0.05).unwrap_or(f64::NAN);
         assert!(close(mde, 0.0124, 2e-4), "{mde}");
         assert_eq!(min_detectable_effect(&Paired::from_diffs(&[]), 0.05), None);
-        assert_eq!(min_detectable_effect(&Paired::from_diffs(&[0.0]), 0.05), Some(1.0));
+        assert_eq!(
+            min_detectable_effect(&Paired::from_diffs(&[0.0]), 0.05),
+            Some(1.0)
+        );
         // Noisy: SE dominates.
         let noisy = pass_pairs(100, 20, 20, 60);
         let mde = min_detectable_effect(&noisy, 0.05).unwrap_or(f64::NAN);

@@ -93,7 +93,11 @@ pub fn suite_stats(suite: &str, results: &[&ScenarioResult]) -> SuiteStats {
         }
         if r.samples.iter().any(|s| s.source == OutputSource::Called) {
             stats.called += 1;
-        } else if r.samples.iter().any(|s| matches!(s.source, OutputSource::Cache | OutputSource::Snapshot)) {
+        } else if r
+            .samples
+            .iter()
+            .any(|s| matches!(s.source, OutputSource::Cache | OutputSource::Snapshot))
+        {
             stats.replayed += 1;
         }
         if r.flaky {
@@ -105,7 +109,8 @@ pub fn suite_stats(suite: &str, results: &[&ScenarioResult]) -> SuiteStats {
         for s in &r.samples {
             stats.eval_cost_usd += finite_or_zero(s.eval_cost_usd);
         }
-        let evaluated: Vec<&crate::runner::SampleResult> = r.samples.iter().filter(|s| s.output.is_some()).collect();
+        let evaluated: Vec<&crate::runner::SampleResult> =
+            r.samples.iter().filter(|s| s.output.is_some()).collect();
         if evaluated.len() > 1 {
             let c = evaluated.iter().filter(|s| s.pass).count() as u64;
             repeated.push((evaluated.len() as u64, c));
@@ -121,7 +126,10 @@ pub fn suite_stats(suite: &str, results: &[&ScenarioResult]) -> SuiteStats {
     }
     if let Some(k) = repeated.iter().map(|(n, _)| *n).min() {
         let m = repeated.len() as f64;
-        let at: f64 = repeated.iter().map(|&(n, c)| 1.0 - choose_ratio(n - c, n, k)).sum();
+        let at: f64 = repeated
+            .iter()
+            .map(|&(n, c)| 1.0 - choose_ratio(n - c, n, k))
+            .sum();
         let hat: f64 = repeated.iter().map(|&(n, c)| choose_ratio(c, n, k)).sum();
         stats.k = Some(u32::try_from(k).unwrap_or(u32::MAX));
         stats.pass_at_k = Some(at / m);
@@ -342,7 +350,10 @@ pub struct GateDecision {
 
 impl GateDecision {
     pub fn passed() -> Self {
-        GateDecision { pass: true, reasons: Vec::new() }
+        GateDecision {
+            pass: true,
+            reasons: Vec::new(),
+        }
     }
 
     /// Adds a reason; a `Fail` reason fails the gate. Callers outside `policy` use this for
@@ -406,7 +417,11 @@ impl Verdict {
     /// The documented exit code: a gate failure (1) when any failing reason is not a provider
     /// error; provider errors (3) when they are the only failure; else passed (0).
     pub fn exit_code(&self) -> ExitCode {
-        if self.gate.failures().any(|r| r.kind != GateReasonKind::ProviderErrors) {
+        if self
+            .gate
+            .failures()
+            .any(|r| r.kind != GateReasonKind::ProviderErrors)
+        {
             ExitCode::GateFailed
         } else if self.gate.failures().next().is_some() {
             ExitCode::ProviderErrors

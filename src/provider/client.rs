@@ -552,12 +552,18 @@ mod tests {
         ok(&client(&config), &ask("x")).await;
         assert_eq!(open.requests(), 1);
         // A server that wants one answers 401, and the error names the unset variable.
-        let locked = mock_with(MockConfig { require_key: Some("k".into()), ..MockConfig::default() }).await;
+        let locked = mock_with(MockConfig {
+            require_key: Some("k".into()),
+            ..MockConfig::default()
+        })
+        .await;
         let mut config = provider(ProviderKind::Openai, &locked);
         config.api_key_env = Some("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET".into());
         let e = err(&client(&config), &ask("x")).await;
         assert!(
-            !e.retryable && e.message.contains("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET") && e.message.contains("not set"),
+            !e.retryable
+                && e.message.contains("EVALGIT_TEST_VARIABLE_THAT_IS_NOT_SET")
+                && e.message.contains("not set"),
             "{}",
             e.message
         );

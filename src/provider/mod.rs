@@ -78,10 +78,22 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn fatal(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), retryable: false, retry_after: None, status: None, rate_limited: false }
+        ProviderError {
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+            status: None,
+            rate_limited: false,
+        }
     }
     pub fn transient(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), retryable: true, retry_after: None, status: None, rate_limited: false }
+        ProviderError {
+            message: message.into(),
+            retryable: true,
+            retry_after: None,
+            status: None,
+            rate_limited: false,
+        }
     }
 }
 
@@ -89,5 +101,9 @@ impl ProviderError {
 /// it is unset: the key is optional (local servers need none), and a server that wants one
 /// answers 401, which is reported naming the unset variable, never a value.
 pub fn api_key(config: &ProviderConfig) -> Result<Option<String>, ProviderError> {
-    Ok(config.api_key_env.as_ref().and_then(|var| std::env::var(var).ok()).filter(|v| !v.is_empty()))
+    Ok(config
+        .api_key_env
+        .as_ref()
+        .and_then(|var| std::env::var(var).ok())
+        .filter(|v| !v.is_empty()))
 }

@@ -10,6 +10,6 @@ pub mod sanitize;
 
 pub use junit::{render_junit, write_junit};
 pub use markdown::{CommentOptions, DEFAULT_MAX_CHARS, render_comment};
-pub mod verdict_text;
 pub mod results_file;
 pub mod terminal;
+pub mod verdict_text;

@@ -16,12 +16,18 @@ pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 1024;
 
 /// An upper bound on the input tokens of these messages.
 pub fn input_tokens_upper_bound(messages: &[Message]) -> u64 {
-    messages.iter().map(|m| m.content.len() as u64 + 8).sum::<u64>() + 16
+    messages
+        .iter()
+        .map(|m| m.content.len() as u64 + 8)
+        .sum::<u64>()
+        + 16
 }
 
 pub fn cost_upper_bound(messages: &[Message], max_tokens: Option<u32>, price: Price) -> f64 {
     let input = input_tokens_upper_bound(messages) as f64;
-    let output = max_tokens.map(u64::from).unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS) as f64;
+    let output = max_tokens
+        .map(u64::from)
+        .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS) as f64;
     (input * price.input + output * price.output) / 1_000_000.0
 }
 
@@ -50,18 +56,36 @@ pub struct Reservation {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
-    Run { cap: f64, committed: f64, needed: f64 },
-    Suite { suite: String, cap: f64, committed: f64, needed: f64 },
+    Run {
+        cap: f64,
+        committed: f64,
+        needed: f64,
+    },
+    Suite {
+        suite: String,
+        cap: f64,
+        committed: f64,
+        needed: f64,
+    },
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::Run { cap, committed, needed } => write!(
+            Refusal::Run {
+                cap,
+                committed,
+                needed,
+            } => write!(
                 f,
                 "not run: budget.max_run_usd = {cap} would be exceeded (${committed:.6} spent or reserved, this call may cost up to ${needed:.6})"
             ),
-            Refusal::Suite { suite, cap, committed, needed } => write!(
+            Refusal::Suite {
+                suite,
+                cap,
+                committed,
+                needed,
+            } => write!(
                 f,
                 "not run: max_usd = {cap} of suite `{suite}` would be exceeded (${committed:.6} spent or reserved, this call may cost up to ${needed:.6})"
             ),
@@ -71,7 +95,11 @@ impl std::fmt::Display for Refusal {
 
 impl Budget {
     pub fn new(cap: Option<f64>, suite_caps: HashMap<String, f64>) -> Self {
-        Budget { cap, suite_caps, ledger: Mutex::new(Ledger::default()) }
+        Budget {
+            cap,
+            suite_caps,
+            ledger: Mutex::new(Ledger::default()),
+        }
     }
 
     pub fn cap(&self) -> Option<f64> {
@@ -93,19 +121,32 @@ impl Budget {
             let committed = l.spent + l.reserved;
             if committed + amount > cap + 1e-12 {
                 l.stopped = true;
-                return Err(Refusal::Run { cap, committed, needed: amount });
+                return Err(Refusal::Run {
+                    cap,
+                    committed,
+                    needed: amount,
+                });
             }
         }
         if let Some(&cap) = self.suite_caps.get(suite) {
-            let committed = l.suite_spent.get(suite).copied().unwrap_or(0.0) + l.suite_reserved.get(suite).copied().unwrap_or(0.0);
+            let committed = l.suite_spent.get(suite).copied().unwrap_or(0.0)
+                + l.suite_reserved.get(suite).copied().unwrap_or(0.0);
             if committed + amount > cap + 1e-12 {
                 l.stopped = true;
-                return Err(Refusal::Suite { suite: suite.to_string(), cap, committed, needed: amount });
+                return Err(Refusal::Suite {
+                    suite: suite.to_string(),
+                    cap,
+                    committed,
+                    needed: amount,
+                });
             }
         }
         l.reserved += amount;
         *l.suite_reserved.entry(suite.to_string()).or_default() += amount;
-        Ok(Reservation { suite: suite.to_string(), amount })
+        Ok(Reservation {
+            suite: suite.to_string(),
+            amount,
+        })
     }
 
     /// Replaces a reservation by what the call really cost (0 when it failed).
@@ -131,7 +172,10 @@ impl Budget {
     }
 
     pub fn stopped(&self) -> bool {
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner()).stopped
+        self.ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stopped
     }
 }
 
@@ -162,8 +206,14 @@ mod tests {
 
     #[test]
     fn upper_bound_counts_bytes_and_max_tokens() {
-        let m = vec![Message { role: crate::config::Role::User, content: "abcd".into() }];
-        let p = Price { input: 1_000_000.0, output: 2_000_000.0 };
+        let m = vec![Message {
+            role: crate::config::Role::User,
+            content: "abcd".into(),
+        }];
+        let p = Price {
+            input: 1_000_000.0,
+            output: 2_000_000.0,
+        };
         // (4 + 8 + 16) input tokens at $1 each, 10 output tokens at $2 each.
         assert_eq!(cost_upper_bound(&m, Some(10), p), 28.0 + 20.0);
     }

@@ -17,7 +17,10 @@ use super::job::Job;
 use super::observer::{Observer, RunInfo};
 use super::{CheckResult, OutputSource, SampleResult, ScenarioResult, ScenarioStatus};
 use crate::assert::{self, AssertionSpec, CheckInput};
-use crate::cache::{CacheLookup, CachedJudgment, CachedResponse, Fingerprint, ProviderFingerprint, ResponseCache, judge_fingerprint};
+use crate::cache::{
+    CacheLookup, CachedJudgment, CachedResponse, Fingerprint, ProviderFingerprint, ResponseCache,
+    judge_fingerprint,
+};
 use crate::config::{Price, Project, Scenario, Suite};
 use crate::policy::BudgetReport;
 use crate::provider::price::{PriceTable, cost_usd};
@@ -97,14 +100,24 @@ pub async fn execute(
     observer: &mut dyn Observer,
 ) -> Result<RunOutcome, crate::Error> {
     let settings = &project.settings;
-    let suite_caps: HashMap<String, f64> =
-        project.suites.iter().filter_map(|s| s.max_usd.map(|c| (s.name.clone(), c))).collect();
+    let suite_caps: HashMap<String, f64> = project
+        .suites
+        .iter()
+        .filter_map(|s| s.max_usd.map(|c| (s.name.clone(), c)))
+        .collect();
     let budget = Budget::new(settings.budget.max_run_usd, suite_caps);
     let table = PriceTable::builtin();
     let prices: HashMap<String, Option<Price>> = settings
         .providers
         .iter()
-        .map(|(name, p)| (name.clone(), table.lookup(p.model_name(), &settings.prices).map(|(price, _)| price)))
+        .map(|(name, p)| {
+            (
+                name.clone(),
+                table
+                    .lookup(p.model_name(), &settings.prices)
+                    .map(|(price, _)| price),
+            )
+        })
         .collect();
 
     // Expected samples per scenario, so we know when one is complete.
@@ -139,7 +152,11 @@ pub async fn execute(
     let mut ready: Vec<(Key, SampleResult)> = Vec::new();
     for job in jobs {
         let (suite, scenario) = scenario_of(&project, &job);
-        let recorded = if options.no_cache { None } else { lookup_recording(&recordings, &job, observer) };
+        let recorded = if options.no_cache {
+            None
+        } else {
+            lookup_recording(&recordings, &job, observer)
+        };
         let key = (job.suite_index, job.scenario_index);
         match recorded {
             Some(rec) => {
@@ -150,27 +167,51 @@ pub async fn execute(
                 }
             }
             None => {
-                let excluded = options.only_call.as_ref().is_some_and(|only| !only.contains(&(suite.name.clone(), scenario.id.clone())));
+                let excluded = options
+                    .only_call
+                    .as_ref()
+                    .is_some_and(|only| !only.contains(&(suite.name.clone(), scenario.id.clone())));
                 if options.offline || excluded {
                     let why = if options.offline {
                         "offline: no recorded output for this fingerprint in the cache or the snapshots".to_string()
                     } else {
-                        options.only_call_reason.clone().unwrap_or_else(|| "not affected and not recorded".to_string())
+                        options
+                            .only_call_reason
+                            .clone()
+                            .unwrap_or_else(|| "not affected and not recorded".to_string())
                     };
                     not_run.push((suite.name.clone(), scenario.id.clone()));
                     ready.push((key, skipped_sample(&job, why)));
                 } else {
-                    if shared.budget.has_caps() && shared.prices.get(&suite.provider).copied().flatten().is_none() {
-                        let model = project.settings.providers.get(&suite.provider).map(|p| p.model_name().to_string()).unwrap_or_default();
+                    if shared.budget.has_caps()
+                        && shared
+                            .prices
+                            .get(&suite.provider)
+                            .copied()
+                            .flatten()
+                            .is_none()
+                    {
+                        let model = project
+                            .settings
+                            .providers
+                            .get(&suite.provider)
+                            .map(|p| p.model_name().to_string())
+                            .unwrap_or_default();
                         unpriced_called.insert(suite.provider.clone(), model);
                     }
-                    queues.entry(job.provider.to_string()).or_default().push_back(Work::Call(job));
+                    queues
+                        .entry(job.provider.to_string())
+                        .or_default()
+                        .push_back(Work::Call(job));
                 }
             }
         }
     }
     if !unpriced_called.is_empty() {
-        let list: Vec<String> = unpriced_called.iter().map(|(p, m)| format!("provider `{p}` (model `{m}`)")).collect();
+        let list: Vec<String> = unpriced_called
+            .iter()
+            .map(|(p, m)| format!("provider `{p}` (model `{m}`)"))
+            .collect();
         return Err(crate::Error::Usage(format!(
             "a budget cap is set but {} has no known price, so the cap cannot be enforced: add [prices.\"MODEL\"] with input and output USD per million tokens to evalgit.toml",
             list.join(", ")
@@ -182,23 +223,45 @@ pub async fn execute(
     info.to_call = queues.values().map(VecDeque::len).sum();
     observer.started(&info);
     for (key, sample) in ready {
-        push_sample(&project, key, sample, &expected, &mut gathered, &mut finished, observer);
+        push_sample(
+            &project,
+            key,
+            sample,
+            &expected,
+            &mut gathered,
+            &mut finished,
+            observer,
+        );
     }
 
     // 2. Workers for what needs a call or a judge.
     let (tx, mut rx) = mpsc::unbounded_channel::<(Key, SampleResult, Option<(String, String)>)>();
     let mut handles = Vec::new();
     for (provider, queue) in queues {
-        let workers = project.settings.providers.get(&provider).map(|p| p.max_concurrency).unwrap_or(1).max(1);
+        let workers = project
+            .settings
+            .providers
+            .get(&provider)
+            .map(|p| p.max_concurrency)
+            .unwrap_or(1)
+            .max(1);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..workers.min(queue.lock().map(|q| q.len()).unwrap_or(1).max(1)) {
-            handles.push(tokio::spawn(worker(shared.clone(), queue.clone(), tx.clone())));
+            handles.push(tokio::spawn(worker(
+                shared.clone(),
+                queue.clone(),
+                tx.clone(),
+            )));
         }
     }
     if !judge_queue.is_empty() {
         let queue = Arc::new(Mutex::new(judge_queue));
         for _ in 0..4 {
-            handles.push(tokio::spawn(worker(shared.clone(), queue.clone(), tx.clone())));
+            handles.push(tokio::spawn(worker(
+                shared.clone(),
+                queue.clone(),
+                tx.clone(),
+            )));
         }
     }
     drop(tx);
@@ -234,9 +297,19 @@ pub async fn execute(
         .suites
         .iter()
         .enumerate()
-        .flat_map(|(si, s)| s.scenarios.iter().enumerate().map(move |(ci, c)| ((s.name.as_str(), c.id.as_str()), (si, ci))))
+        .flat_map(|(si, s)| {
+            s.scenarios
+                .iter()
+                .enumerate()
+                .map(move |(ci, c)| ((s.name.as_str(), c.id.as_str()), (si, ci)))
+        })
         .collect();
-    finished.sort_by_key(|r| order.get(&(r.suite.as_str(), r.id.as_str())).copied().unwrap_or((usize::MAX, usize::MAX)));
+    finished.sort_by_key(|r| {
+        order
+            .get(&(r.suite.as_str(), r.id.as_str()))
+            .copied()
+            .unwrap_or((usize::MAX, usize::MAX))
+    });
     not_run.sort();
     not_run.dedup();
     let spent = shared.budget.spent();
@@ -262,7 +335,11 @@ fn scenario_of<'p>(project: &'p Project, job: &Job) -> (&'p Suite, &'p Scenario)
     (suite, &suite.scenarios[job.scenario_index])
 }
 
-fn lookup_recording(recordings: &Recordings, job: &Job, observer: &mut dyn Observer) -> Option<Recorded> {
+fn lookup_recording(
+    recordings: &Recordings,
+    job: &Job,
+    observer: &mut dyn Observer,
+) -> Option<Recorded> {
     if let Some(cache) = &recordings.cache {
         match cache.get(&job.fingerprint) {
             CacheLookup::Hit(entry) => {
@@ -275,7 +352,9 @@ fn lookup_recording(recordings: &Recordings, job: &Job, observer: &mut dyn Obser
                     source: OutputSource::Cache,
                 });
             }
-            CacheLookup::Corrupt(why) => observer.warning(&format!("ignoring a corrupt cache entry (it will be re-recorded): {why}")),
+            CacheLookup::Corrupt(why) => observer.warning(&format!(
+                "ignoring a corrupt cache entry (it will be re-recorded): {why}"
+            )),
             CacheLookup::Miss => {}
         }
     }
@@ -316,19 +395,36 @@ fn skipped_sample(job: &Job, why: String) -> SampleResult {
 }
 
 fn error_sample(job: &Job, why: String, spent: f64) -> SampleResult {
-    SampleResult { source: OutputSource::Called, spent_usd: spent, ..skipped_sample(job, why) }
+    SampleResult {
+        source: OutputSource::Called,
+        spent_usd: spent,
+        ..skipped_sample(job, why)
+    }
 }
 
 /// Scores a recorded or fresh output. `judged` holds the model-graded results, by position
 /// among the scenario's assertions.
-fn score_recorded(job: &Job, scenario: &Scenario, rec: Recorded, judged: Vec<(usize, CheckResult)>) -> SampleResult {
-    let input = CheckInput { output: &rec.output, latency_ms: rec.latency_ms, cost_usd: rec.cost_usd };
+fn score_recorded(
+    job: &Job,
+    scenario: &Scenario,
+    rec: Recorded,
+    judged: Vec<(usize, CheckResult)>,
+) -> SampleResult {
+    let input = CheckInput {
+        output: &rec.output,
+        latency_ms: rec.latency_ms,
+        cost_usd: rec.cost_usd,
+    };
     let mut judged: HashMap<usize, CheckResult> = judged.into_iter().collect();
     let checks: Vec<CheckResult> = scenario
         .asserts
         .iter()
         .enumerate()
-        .map(|(i, spec)| judged.remove(&i).unwrap_or_else(|| assert::evaluate(spec, &input)))
+        .map(|(i, spec)| {
+            judged
+                .remove(&i)
+                .unwrap_or_else(|| assert::evaluate(spec, &input))
+        })
         .collect();
     let (score, pass) = assert::score_sample(&checks, scenario.threshold);
     let cost = rec.cost_usd.unwrap_or(0.0);
@@ -340,7 +436,11 @@ fn score_recorded(job: &Job, scenario: &Scenario, rec: Recorded, judged: Vec<(us
         model: Some(rec.model),
         usage: rec.usage,
         cost_usd: cost,
-        spent_usd: if rec.source == OutputSource::Called { cost } else { 0.0 },
+        spent_usd: if rec.source == OutputSource::Called {
+            cost
+        } else {
+            0.0
+        },
         latency_ms: rec.latency_ms,
         checks,
         score,
@@ -383,7 +483,9 @@ fn finish_scenario(project: &Project, (si, ci): Key, samples: Vec<SampleResult>)
         spent += s.spent_usd;
         latency += s.latency_ms;
     }
-    let any_error = samples.iter().any(|s| s.error.is_some() && s.source != OutputSource::Skipped);
+    let any_error = samples
+        .iter()
+        .any(|s| s.error.is_some() && s.source != OutputSource::Skipped);
     let any_skipped = samples.iter().any(|s| s.source == OutputSource::Skipped);
     let (pass, score, flaky) = assert::aggregate_samples(&samples, rule);
     let status = if any_error {
@@ -410,12 +512,21 @@ fn finish_scenario(project: &Project, (si, ci): Key, samples: Vec<SampleResult>)
         cost_usd: cost,
         spent_usd: spent,
         latency_ms: latency,
-        assertions_fingerprint: crate::cache::assertions_fingerprint(&scenario.asserts, scenario.threshold, rule).to_hex(),
+        assertions_fingerprint: crate::cache::assertions_fingerprint(
+            &scenario.asserts,
+            scenario.threshold,
+            rule,
+        )
+        .to_hex(),
         samples,
     }
 }
 
-async fn worker(shared: Arc<Shared>, queue: Arc<Mutex<VecDeque<Work>>>, tx: mpsc::UnboundedSender<(Key, SampleResult, Option<(String, String)>)>) {
+async fn worker(
+    shared: Arc<Shared>,
+    queue: Arc<Mutex<VecDeque<Work>>>,
+    tx: mpsc::UnboundedSender<(Key, SampleResult, Option<(String, String)>)>,
+) {
     loop {
         if shared.cancelled.load(Ordering::SeqCst) {
             return;
@@ -441,7 +552,9 @@ fn client_for(shared: &Shared, provider: &str) -> Result<Client, String> {
         .entry(provider.to_string())
         .or_insert_with(|| match shared.project.settings.providers.get(provider) {
             Some(config) => Client::new(config, &shared.project.root).map_err(|e| e.to_string()),
-            None => Err(format!("provider `{provider}` is not defined in evalgit.toml")),
+            None => Err(format!(
+                "provider `{provider}` is not defined in evalgit.toml"
+            )),
         })
         .clone()
 }
@@ -455,9 +568,16 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         Err(e) => return (key, error_sample(&job, e, 0.0), None),
     };
     let price = shared.prices.get(&suite.provider).copied().flatten();
-    let max_tokens = project.settings.providers.get(&suite.provider).and_then(|p| p.params.max_tokens);
+    let max_tokens = project
+        .settings
+        .providers
+        .get(&suite.provider)
+        .and_then(|p| p.params.max_tokens);
     let reservation = match (shared.budget.has_caps(), price) {
-        (true, Some(price)) => match shared.budget.reserve(&suite.name, cost_upper_bound(&job.messages, max_tokens, price)) {
+        (true, Some(price)) => match shared.budget.reserve(
+            &suite.name,
+            cost_upper_bound(&job.messages, max_tokens, price),
+        ) {
             Ok(r) => Some(r),
             Err(refusal) => {
                 let sample = skipped_sample(&job, refusal.to_string());
@@ -466,7 +586,10 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         },
         _ => None,
     };
-    let request = ChatRequest { messages: job.messages.as_ref().clone(), vars: scenario.vars.clone() };
+    let request = ChatRequest {
+        messages: job.messages.as_ref().clone(),
+        vars: scenario.vars.clone(),
+    };
     let result = client.complete(&request).await;
     let (completion, actual) = match result {
         Ok(c) => {
@@ -494,7 +617,13 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
             created_unix: unix_now(),
         };
         if let Err(e) = cache.put(&job.fingerprint, &entry) {
-            warn(shared, format!("could not write the cache entry for {}/{}: {e}", suite.name, scenario.id));
+            warn(
+                shared,
+                format!(
+                    "could not write the cache entry for {}/{}: {e}",
+                    suite.name, scenario.id
+                ),
+            );
         }
     }
     let rec = Recorded {
@@ -509,11 +638,18 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
 }
 
 fn warn(shared: &Shared, message: String) {
-    shared.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+    shared
+        .warnings
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(message);
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Runs the model-graded checks of a sample (through the judge cache), then scores it.
@@ -541,7 +677,13 @@ async fn judge_and_score(shared: &Shared, job: &Job, rec: Recorded) -> SampleRes
 
 /// One model-graded check: the cached judgment, or a judge call retried on malformed replies.
 /// Returns the check and the evaluation tokens and cost spent now.
-async fn judge_one(shared: &Shared, suite: &Suite, spec: &AssertionSpec, output: &str, job: &Job) -> (CheckResult, Usage, f64) {
+async fn judge_one(
+    shared: &Shared,
+    suite: &Suite,
+    spec: &AssertionSpec,
+    output: &str,
+    job: &Job,
+) -> (CheckResult, Usage, f64) {
     let failed = |reason: String| CheckResult {
         kind: spec.type_name(),
         pass: false,
@@ -550,47 +692,101 @@ async fn judge_one(shared: &Shared, suite: &Suite, spec: &AssertionSpec, output:
         reason: reason.clone(),
         error: Some(reason),
     };
-    let judge_name = spec.provider.clone().or_else(|| suite.judge.clone()).or_else(|| shared.project.settings.judge.clone());
+    let judge_name = spec
+        .provider
+        .clone()
+        .or_else(|| suite.judge.clone())
+        .or_else(|| shared.project.settings.judge.clone());
     let Some(judge_name) = judge_name else {
-        return (failed("no judge provider: set `judge = \"PROVIDER\"` in evalgit.toml or the suite".into()), Usage::default(), 0.0);
+        return (
+            failed(
+                "no judge provider: set `judge = \"PROVIDER\"` in evalgit.toml or the suite".into(),
+            ),
+            Usage::default(),
+            0.0,
+        );
     };
     let Some(judge_fp) = shared.providers.get(&judge_name) else {
-        return (failed(format!("judge provider `{judge_name}` is not defined in evalgit.toml")), Usage::default(), 0.0);
+        return (
+            failed(format!(
+                "judge provider `{judge_name}` is not defined in evalgit.toml"
+            )),
+            Usage::default(),
+            0.0,
+        );
     };
     let fp: Fingerprint = judge_fingerprint(judge_fp, spec, output, &job.messages);
     if let Some(cache) = &shared.cache {
         match cache.get_judgment(&fp) {
             CacheLookup::Hit(j) => {
-                let verdict = assert::JudgeVerdict { pass: j.pass, score: j.score, reason: j.reason.clone() };
+                let verdict = assert::JudgeVerdict {
+                    pass: j.pass,
+                    score: j.score,
+                    reason: j.reason.clone(),
+                };
                 return (assert::judged_check(spec, &verdict), Usage::default(), 0.0);
             }
-            CacheLookup::Corrupt(why) => warn(shared, format!("ignoring a corrupt judgment in the cache: {why}")),
+            CacheLookup::Corrupt(why) => warn(
+                shared,
+                format!("ignoring a corrupt judgment in the cache: {why}"),
+            ),
             CacheLookup::Miss => {}
         }
     }
     if shared.cancelled.load(Ordering::SeqCst) {
-        return (failed("interrupted before the judge was called".into()), Usage::default(), 0.0);
+        return (
+            failed("interrupted before the judge was called".into()),
+            Usage::default(),
+            0.0,
+        );
     }
     let client = match client_for(shared, &judge_name) {
         Ok(c) => c,
-        Err(e) => return (failed(format!("judge `{judge_name}`: {e}")), Usage::default(), 0.0),
+        Err(e) => {
+            return (
+                failed(format!("judge `{judge_name}`: {e}")),
+                Usage::default(),
+                0.0,
+            );
+        }
     };
     let price = shared.prices.get(&judge_name).copied().flatten();
-    let max_tokens = shared.project.settings.providers.get(&judge_name).and_then(|p| p.params.max_tokens);
+    let max_tokens = shared
+        .project
+        .settings
+        .providers
+        .get(&judge_name)
+        .and_then(|p| p.params.max_tokens);
     let messages = assert::judge_messages(spec, output, &job.messages);
     let mut usage = Usage::default();
     let mut cost = 0.0;
     let mut last_problem = String::new();
     for _attempt in 0..=shared.judge_retries {
         let reservation = match (shared.budget.has_caps(), price) {
-            (true, Some(p)) => match shared.budget.reserve(&suite.name, cost_upper_bound(&messages, max_tokens, p)) {
+            (true, Some(p)) => match shared
+                .budget
+                .reserve(&suite.name, cost_upper_bound(&messages, max_tokens, p))
+            {
                 Ok(r) => Some(r),
                 Err(refusal) => return (failed(format!("judge {refusal}")), usage, cost),
             },
-            (true, None) => return (failed(format!("judge `{judge_name}` has no price and a budget cap is set")), usage, cost),
+            (true, None) => {
+                return (
+                    failed(format!(
+                        "judge `{judge_name}` has no price and a budget cap is set"
+                    )),
+                    usage,
+                    cost,
+                );
+            }
             _ => None,
         };
-        let reply = client.complete(&ChatRequest { messages: messages.clone(), vars: Default::default() }).await;
+        let reply = client
+            .complete(&ChatRequest {
+                messages: messages.clone(),
+                vars: Default::default(),
+            })
+            .await;
         let call_cost = match (&reply, price) {
             (Ok(c), Some(p)) => cost_usd(c.usage, p),
             _ => 0.0,
@@ -625,5 +821,12 @@ async fn judge_one(shared: &Shared, suite: &Suite, spec: &AssertionSpec, output:
             Err(problem) => last_problem = problem,
         }
     }
-    (failed(format!("judge `{judge_name}` gave no valid verdict after {} attempts: {last_problem}", shared.judge_retries + 1)), usage, cost)
+    (
+        failed(format!(
+            "judge `{judge_name}` gave no valid verdict after {} attempts: {last_problem}",
+            shared.judge_retries + 1
+        )),
+        usage,
+        cost,
+    )
 }

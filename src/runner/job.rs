@@ -4,9 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cache::{Fingerprint, ProviderFingerprint, assertions_fingerprint, provider_fingerprint, scenario_fingerprint};
+use crate::cache::{
+    Fingerprint, ProviderFingerprint, assertions_fingerprint, provider_fingerprint,
+    scenario_fingerprint,
+};
+use crate::config::{
+    Diagnostic, Diagnostics, Message, Project, Severity, Source, template::CompiledPrompt,
+};
 use crate::snapshot::glob_match;
-use crate::config::{Diagnostic, Diagnostics, Message, Project, Severity, Source, template::CompiledPrompt};
 
 /// Which scenarios to run. Filters apply first, then the shard.
 #[derive(Debug, Clone, Default)]
@@ -28,9 +33,17 @@ pub struct Shard {
 impl Shard {
     /// Parses `K/N` with 1 <= K <= N.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let (k, n) = text.split_once('/').ok_or_else(|| format!("invalid shard `{text}`: expected K/N, e.g. 1/4"))?;
-        let index: u32 = k.trim().parse().map_err(|_| format!("invalid shard `{text}`: K must be a number"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("invalid shard `{text}`: N must be a number"))?;
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("invalid shard `{text}`: expected K/N, e.g. 1/4"))?;
+        let index: u32 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid shard `{text}`: K must be a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid shard `{text}`: N must be a number"))?;
         if count == 0 || index == 0 || index > count {
             return Err(format!("invalid shard `{text}`: need 1 <= K <= N"));
         }
@@ -66,7 +79,11 @@ impl JobFilter {
         }
         if !self.ids.is_empty() {
             let qualified = format!("{suite}/{id}");
-            if !self.ids.iter().any(|p| glob_match(p, id) || glob_match(p, &qualified)) {
+            if !self
+                .ids
+                .iter()
+                .any(|p| glob_match(p, id) || glob_match(p, &qualified))
+            {
                 return false;
             }
         }
@@ -102,7 +119,11 @@ pub struct JobSet {
 }
 
 /// Renders every selected scenario's messages and computes its fingerprints.
-pub fn expand_jobs(project: &Project, source: &dyn Source, filter: &JobFilter) -> Result<JobSet, Diagnostics> {
+pub fn expand_jobs(
+    project: &Project,
+    source: &dyn Source,
+    filter: &JobFilter,
+) -> Result<JobSet, Diagnostics> {
     let mut providers = BTreeMap::new();
     for (name, config) in &project.settings.providers {
         providers.insert(name.clone(), provider_fingerprint(config, source));
@@ -117,14 +138,21 @@ pub fn expand_jobs(project: &Project, source: &dyn Source, filter: &JobFilter) -
             diagnostics.push(Diagnostic::whole_file(
                 Severity::Error,
                 suite.file.clone(),
-                format!("suite `{}` uses provider `{}`, which evalgit.toml does not define", suite.name, suite.provider),
+                format!(
+                    "suite `{}` uses provider `{}`, which evalgit.toml does not define",
+                    suite.name, suite.provider
+                ),
             ));
             continue;
         };
         let prompt = match CompiledPrompt::new(&suite.prompt) {
             Ok(p) => p,
             Err(e) => {
-                diagnostics.push(Diagnostic::whole_file(Severity::Error, suite.file.clone(), format!("prompt template: {e}")));
+                diagnostics.push(Diagnostic::whole_file(
+                    Severity::Error,
+                    suite.file.clone(),
+                    format!("prompt template: {e}"),
+                ));
                 continue;
             }
         };
@@ -162,13 +190,22 @@ pub fn expand_jobs(project: &Project, source: &dyn Source, filter: &JobFilter) -
                     samples,
                     messages: messages.clone(),
                     provider: provider_name.clone(),
-                    fingerprint: scenario_fingerprint(provider_fp, &messages, &scenario.vars, repeat),
+                    fingerprint: scenario_fingerprint(
+                        provider_fp,
+                        &messages,
+                        &scenario.vars,
+                        repeat,
+                    ),
                     assertions_fingerprint: assertions_fp,
                 });
             }
         }
     }
-    if diagnostics.has_errors() { Err(diagnostics) } else { Ok(JobSet { jobs, providers }) }
+    if diagnostics.has_errors() {
+        Err(diagnostics)
+    } else {
+        Ok(JobSet { jobs, providers })
+    }
 }
 
 #[cfg(test)]
@@ -186,12 +223,22 @@ mod tests {
     #[test]
     fn shards_partition_scenarios_and_are_stable() {
         // Pinned: the assignment must be the same on every machine and every release.
-        assert_eq!(Shard::of("capitals", "france", 4), Shard::of("capitals", "france", 4));
+        assert_eq!(
+            Shard::of("capitals", "france", 4),
+            Shard::of("capitals", "france", 4)
+        );
         let mut counts = [0u32; 4];
         for i in 0..4000 {
             let id = format!("s{i}");
-            let owners: Vec<u32> =
-                (1..=4).filter(|k| Shard { index: *k, count: 4 }.contains("suite", &id)).collect();
+            let owners: Vec<u32> = (1..=4)
+                .filter(|k| {
+                    Shard {
+                        index: *k,
+                        count: 4,
+                    }
+                    .contains("suite", &id)
+                })
+                .collect();
             assert_eq!(owners.len(), 1);
             counts[(owners[0] - 1) as usize] += 1;
         }

@@ -11,4 +11,6 @@ pub use budget::{Budget, Refusal, cost_upper_bound};
 pub use execute::{Recordings, RunOptions, RunOutcome, execute};
 pub use job::{Job, JobFilter, JobSet, Shard, expand_jobs};
 pub use observer::{Fanout, Observer, RunInfo};
-pub use result::{CheckResult, OutputSource, RESULTS_SCHEMA, SampleResult, ScenarioResult, ScenarioStatus};
+pub use result::{
+    CheckResult, OutputSource, RESULTS_SCHEMA, SampleResult, ScenarioResult, ScenarioStatus,
+};
