@@ -92,7 +92,7 @@ pub(crate) fn read_assertion(
 
     let allowed = kind_keys(kind);
     for e in table {
-        if COMMON.contains(&e.key.as_str()) || allowed.contains(&e.key.as_str()) {
+        if COMMON.contains(&e.key()) || allowed.contains(&e.key()) {
             continue;
         }
         ok = false;
@@ -108,7 +108,7 @@ pub(crate) fn read_assertion(
             "metric",
             "provider",
         ];
-        if known_anywhere.contains(&e.key.as_str()) {
+        if known_anywhere.contains(&e.key()) {
             cx.error(
                 &e.key_span,
                 &join(path, &e.key),
@@ -149,7 +149,7 @@ pub(crate) fn read_assertion(
                 ok = false;
             }
             Some(v) => match &v.value.kind {
-                NodeKind::Str(s) => spec.value = Some(serde_json::Value::String(s.clone())),
+                NodeKind::Str(s) => spec.value = Some(serde_json::Value::String(s.to_string())),
                 // A number or boolean means its text: `value = 42` checks for "42".
                 NodeKind::Int(i) => spec.value = Some(serde_json::Value::String(i.to_string())),
                 NodeKind::Float(f) => spec.value = Some(serde_json::Value::String(f.to_string())),

@@ -71,7 +71,7 @@ impl ScenarioSink<'_> {
         cx.check_keys(entries, SCENARIO_KEYS, path);
         if entries
             .iter()
-            .any(|e| !SCENARIO_KEYS.contains(&e.key.as_str()))
+            .any(|e| !SCENARIO_KEYS.contains(&e.key()))
         {
             ok = false;
         }
@@ -224,7 +224,7 @@ impl ScenarioSink<'_> {
         let mut out = BTreeMap::new();
         for e in table {
             let vpath = join(path, &e.key);
-            if MISPLACED_ASSERT.contains(&e.key.as_str()) {
+            if MISPLACED_ASSERT.contains(&e.key()) {
                 cx.error(&e.key_span, &vpath, format!("`{}` is inside `vars`, so it is a variable, not a check: move it up to the scenario", e.key))
                     .help("write `assert = [...]` next to `vars`, not inside it; as written, these checks would never run");
                 ok = false;
@@ -234,7 +234,7 @@ impl ScenarioSink<'_> {
                 cx.warning(&e.key_span, &vpath, format!("variable `{}` looks like a list of assertions, but it is only a variable", e.key))
                     .help("checks go in the scenario's `assert` list; a variable is only text for the prompt");
             }
-            out.insert(e.key.clone(), e.value.to_json());
+            out.insert(e.key.to_string(), e.value.to_json());
         }
         Some((out, ok))
     }

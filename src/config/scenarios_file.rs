@@ -6,10 +6,10 @@
 //! (default `row-N`, N the 1-based data row). A CSV holds no checks: they come from the
 //! suite's `[defaults] assert`.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use super::scenario_table::{IdRule, ScenarioSink, check_id};
-use super::walker::{FileCx, Node, NodeKind, SourceFile};
+use super::walker::{Entry, FileCx, Node, NodeKind, SourceFile};
 
 /// Column names that would silently turn checks into variables.
 const RESERVED_COLUMNS: &[&str] = &["assert", "asserts", "assertions", "assertion"];
@@ -173,7 +173,7 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
             .unwrap_or(rows + 1);
         let span = first_column(file, line);
         let mut id = format!("row-{rows}");
-        let mut vars = BTreeMap::new();
+        let mut vars = Vec::with_capacity(columns.len());
         let mut row_ok = true;
         for (i, value) in record.iter().enumerate() {
             if Some(i) == id_col {
@@ -184,7 +184,11 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                     }
                 }
             } else if let Some(name) = columns.get(i) {
-                vars.insert(name.clone(), serde_json::Value::String(value.to_string()));
+                vars.push(Entry {
+                    key: Cow::Borrowed(name.as_str()),
+                    key_span: span.clone(),
+                    value: Node { span: span.clone(), kind: NodeKind::Str(Cow::Owned(value.to_string())) },
+                });
             }
         }
         if !row_ok {
@@ -192,29 +196,15 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
         }
         // A CSV row is a scenario whose only keys are its id and its vars.
         let entries = vec![
-            super::walker::Entry {
-                key: "id".into(),
+            Entry {
+                key: Cow::Borrowed("id"),
                 key_span: span.clone(),
-                value: Node {
-                    span: span.clone(),
-                    kind: NodeKind::Str(id),
-                },
+                value: Node { span: span.clone(), kind: NodeKind::Str(Cow::Owned(id)) },
             },
-            super::walker::Entry {
-                key: "vars".into(),
+            Entry {
+                key: Cow::Borrowed("vars"),
                 key_span: span.clone(),
-                value: Node {
-                    span: span.clone(),
-                    kind: NodeKind::Table(
-                        vars.into_iter()
-                            .map(|(k, v)| super::walker::Entry {
-                                key: k,
-                                key_span: span.clone(),
-                                value: Node::from_json(&v, &span),
-                            })
-                            .collect(),
-                    ),
-                },
+                value: Node { span: span.clone(), kind: NodeKind::Table(vars) },
             },
         ];
         sink.read(

@@ -102,7 +102,7 @@ pub(crate) fn read_settings(
     out.settings.evals_dir = "evals".to_string();
     out.settings.snapshots_dir = "snapshots".to_string();
     for e in entries {
-        if !TOP_KEYS.contains(&e.key.as_str()) {
+        if !TOP_KEYS.contains(&e.key()) {
             if e.key == "provider" || e.key == "scenario" || e.key == "prompt" {
                 cx.error(&e.key_span, &e.key, format!("unknown key `{}` in evalgit.toml", e.key))
                     .help("suites live in `evals/*.toml`; evalgit.toml declares providers as `[providers.NAME]`");
@@ -130,7 +130,7 @@ pub(crate) fn read_settings(
     if let Some(e) = get(entries, "providers") {
         if let Some(providers) = cx.table(&e.value, "providers") {
             for p in providers {
-                out.declared_providers.insert(p.key.clone());
+                out.declared_providers.insert(p.key.to_string());
                 let path = join("providers", &p.key);
                 if !valid_name(&p.key) {
                     cx.error(
@@ -160,11 +160,11 @@ pub(crate) fn read_settings(
                     }
                 };
                 let Some(kind) = kind else { continue };
-                let mut config = ProviderConfig::new(p.key.clone(), kind);
+                let mut config = ProviderConfig::new(p.key.to_string(), kind);
                 apply_provider(cx, table, &path, &mut config);
                 out.provider_origins
-                    .insert(p.key.clone(), Origin::File(p.value.span.clone(), path));
-                out.settings.providers.insert(p.key.clone(), config);
+                    .insert(p.key.to_string(), Origin::File(p.value.span.clone(), path));
+                out.settings.providers.insert(p.key.to_string(), config);
             }
         }
     }
@@ -182,7 +182,7 @@ pub(crate) fn read_settings(
     }
     if let Some(e) = get(entries, "profile") {
         if let Some(profiles) = cx.table(&e.value, "profile") {
-            out.profile_names = profiles.iter().map(|p| p.key.clone()).collect();
+            out.profile_names = profiles.iter().map(|p| p.key.to_string()).collect();
             let base = out.clone();
             for p in profiles {
                 let path = join("profile", &p.key);
@@ -193,7 +193,7 @@ pub(crate) fn read_settings(
                 // the selected one is kept.
                 let mut merged = base.clone();
                 apply_profile(cx, table, &path, &mut merged);
-                if profile == Some(p.key.as_str()) {
+                if profile == Some(p.key()) {
                     out = merged;
                 }
             }
@@ -207,7 +207,7 @@ pub(crate) fn read_settings(
 pub(crate) fn profile_names(entries: &[super::walker::Entry]) -> Vec<String> {
     get(entries, "profile")
         .and_then(|e| e.value.as_table())
-        .map(|t| t.iter().map(|p| p.key.clone()).collect())
+        .map(|t| t.iter().map(|p| p.key.to_string()).collect())
         .unwrap_or_default()
 }
 
@@ -231,13 +231,13 @@ fn apply_profile(
         if let Some(providers) = cx.table(&e.value, &ppath) {
             for p in providers {
                 let path = join(&ppath, &p.key);
-                out.declared_providers.insert(p.key.clone());
+                out.declared_providers.insert(p.key.to_string());
                 let Some(ptable) = cx.table(&p.value, &path) else {
                     continue;
                 };
                 let kind =
                     get(ptable, "kind").map(|k| read_kind(cx, &k.value, &join(&path, "kind")));
-                let mut config = match (out.settings.providers.get(&p.key), kind) {
+                let mut config = match (out.settings.providers.get(p.key()), kind) {
                     (_, Some(None)) => continue,
                     (Some(existing), Some(Some(kind))) => ProviderConfig {
                         kind,
@@ -257,10 +257,10 @@ fn apply_profile(
                             continue;
                         }
                         out.provider_origins.insert(
-                            p.key.clone(),
+                            p.key.to_string(),
                             Origin::File(p.value.span.clone(), path.clone()),
                         );
-                        ProviderConfig::new(p.key.clone(), kind)
+                        ProviderConfig::new(p.key.to_string(), kind)
                     }
                     (None, None) => {
                         cx.error(&p.key_span, &path, format!("profile `{profile}` introduces provider `{}` without a `kind`", p.key))
@@ -272,7 +272,7 @@ fn apply_profile(
                     }
                 };
                 apply_provider(cx, ptable, &path, &mut config);
-                out.settings.providers.insert(p.key.clone(), config);
+                out.settings.providers.insert(p.key.to_string(), config);
             }
         }
     }
@@ -360,7 +360,7 @@ pub(crate) fn apply_provider(
     for e in table {
         let path = join(base, &e.key);
         let v = &e.value;
-        match e.key.as_str() {
+        match e.key() {
             "kind" => {}
             "model" => {
                 if let Some(s) = cx.non_empty_str(v, &path) {
@@ -416,7 +416,7 @@ pub(crate) fn apply_provider(
             "extra" => {
                 if let Some(t) = cx.table(v, &path) {
                     for x in t {
-                        config.params.extra.insert(x.key.clone(), x.value.to_json());
+                        config.params.extra.insert(x.key.to_string(), x.value.to_json());
                     }
                 }
             }
@@ -450,7 +450,7 @@ pub(crate) fn apply_provider(
                 if let Some(t) = cx.table(v, &path) {
                     for h in t {
                         if let Some(s) = cx.str(&h.value, &join(&path, &h.key)) {
-                            config.headers.insert(h.key.clone(), s.to_string());
+                            config.headers.insert(h.key.to_string(), s.to_string());
                         }
                     }
                 }
@@ -570,7 +570,7 @@ fn apply_prices(
         let input = read("input", cx);
         let output = read("output", cx);
         if let (Some(input), Some(output)) = (input, output) {
-            prices.insert(m.key.clone(), Price { input, output });
+            prices.insert(m.key.to_string(), Price { input, output });
         }
     }
 }

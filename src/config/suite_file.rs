@@ -85,10 +85,10 @@ pub(crate) fn read_suite(
     let mut cx = FileCx::new(file, diags);
 
     for e in &entries {
-        if SUITE_KEYS.contains(&e.key.as_str()) {
+        if SUITE_KEYS.contains(&e.key()) {
             continue;
         }
-        match e.key.as_str() {
+        match e.key() {
             "assert" | "vars" => {
                 cx.error(&e.key_span, &e.key, format!("`{}` is not a suite key", e.key))
                     .help("to apply it to every scenario, put it under `[defaults]`; for one scenario, inside its `[[scenario]]`");
@@ -325,7 +325,7 @@ fn read_prompt(
                 .help("add `prompt = \"...\"`, `prompt_file = \"prompts/NAME.txt\"` or `[[messages]]` tables");
             None
         }
-        [e] => match e.key.as_str() {
+        [e] => match e.key() {
             "prompt" => {
                 let t = cx.str(&e.value, "prompt")?;
                 Some((
@@ -419,7 +419,7 @@ fn read_messages(cx: &mut FileCx<'_>, node: &Node) -> Option<(Prompt, PromptAt)>
             continue;
         };
         cx.check_keys(t, MESSAGE_KEYS, &path);
-        if t.iter().any(|e| !MESSAGE_KEYS.contains(&e.key.as_str())) {
+        if t.iter().any(|e| !MESSAGE_KEYS.contains(&e.key())) {
             ok = false;
         }
         let role = match get(t, "role") {

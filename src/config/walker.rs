@@ -5,6 +5,7 @@
 //! once. Every accessor that finds something wrong records a [`Diagnostic`] and returns
 //! `None`, so a caller keeps walking and the user sees every problem in one pass.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -101,14 +102,15 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 
 /// One value with the byte span it was written at.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
+pub(crate) struct Node<'a> {
     pub span: Range<usize>,
-    pub kind: NodeKind,
+    pub kind: NodeKind<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum NodeKind {
-    Str(String),
+pub(crate) enum NodeKind<'a> {
+    /// Borrowed from the file's text where possible: large suites are mostly strings.
+    Str(Cow<'a, str>),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -116,19 +118,25 @@ pub(crate) enum NodeKind {
     Datetime(String),
     /// JSON only.
     Null,
-    Array(Vec<Node>),
+    Array(Vec<Node<'a>>),
     /// Entries in source order.
-    Table(Vec<Entry>),
+    Table(Vec<Entry<'a>>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Entry {
-    pub key: String,
+pub(crate) struct Entry<'a> {
+    pub key: Cow<'a, str>,
     pub key_span: Range<usize>,
-    pub value: Node,
+    pub value: Node<'a>,
 }
 
-impl Node {
+impl Entry<'_> {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl<'a> Node<'a> {
     /// The value's type as the user would say it, for "expected X, found Y".
     pub fn type_name(&self) -> &'static str {
         match self.kind {
@@ -150,7 +158,7 @@ impl Node {
         }
     }
 
-    pub fn as_table(&self) -> Option<&[Entry]> {
+    pub fn as_table(&self) -> Option<&[Entry<'a>]> {
         match &self.kind {
             NodeKind::Table(t) => Some(t),
             _ => None,
@@ -161,7 +169,8 @@ impl Node {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
         match &self.kind {
-            NodeKind::Str(s) | NodeKind::Datetime(s) => Value::String(s.clone()),
+            NodeKind::Str(s) => Value::String(s.to_string()),
+            NodeKind::Datetime(s) => Value::String(s.clone()),
             NodeKind::Int(i) => Value::from(*i),
             NodeKind::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
@@ -172,7 +181,7 @@ impl Node {
             NodeKind::Table(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .map(|e| (e.key.to_string(), e.value.to_json()))
                     .collect(),
             ),
         }
@@ -180,18 +189,18 @@ impl Node {
 
     /// Converts a parsed TOML value. Table entries are put back in source order (the toml
     /// crate's map is sorted by key).
-    pub fn from_toml(value: &Spanned<DeValue<'_>>) -> Node {
+    pub fn from_toml(value: Spanned<DeValue<'a>>) -> Node<'a> {
         let span = value.span();
-        let kind = match value.get_ref() {
-            DeValue::String(s) => NodeKind::Str(s.to_string()),
+        let kind = match value.into_inner() {
+            DeValue::String(s) => NodeKind::Str(s),
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => NodeKind::Int(n),
                 Err(_) => NodeKind::Float(i.as_str().parse().unwrap_or(f64::NAN)),
             },
             DeValue::Float(f) => NodeKind::Float(f.as_str().parse().unwrap_or(f64::NAN)),
-            DeValue::Boolean(b) => NodeKind::Bool(*b),
+            DeValue::Boolean(b) => NodeKind::Bool(b),
             DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
-            DeValue::Array(items) => NodeKind::Array(items.iter().map(Node::from_toml).collect()),
+            DeValue::Array(items) => NodeKind::Array(items.into_iter().map(Node::from_toml).collect()),
             DeValue::Table(table) => NodeKind::Table(entries_from_toml(table)),
         };
         Node { span, kind }
@@ -199,7 +208,7 @@ impl Node {
 
     /// Converts a JSON value read from one JSONL line; every node carries `span` (the line),
     /// since serde_json does not report where values start.
-    pub fn from_json(value: &serde_json::Value, span: &Range<usize>) -> Node {
+    pub fn from_json(value: &'a serde_json::Value, span: &Range<usize>) -> Node<'a> {
         use serde_json::Value;
         let kind = match value {
             Value::Null => NodeKind::Null,
@@ -208,14 +217,14 @@ impl Node {
                 Some(i) => NodeKind::Int(i),
                 None => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            Value::String(s) => NodeKind::Str(s.clone()),
+            Value::String(s) => NodeKind::Str(Cow::Borrowed(s)),
             Value::Array(items) => {
                 NodeKind::Array(items.iter().map(|v| Node::from_json(v, span)).collect())
             }
             Value::Object(map) => NodeKind::Table(
                 map.iter()
                     .map(|(k, v)| Entry {
-                        key: k.clone(),
+                        key: Cow::Borrowed(k),
                         key_span: span.clone(),
                         value: Node::from_json(v, span),
                     })
@@ -232,7 +241,7 @@ impl Node {
     /// scanning the (already valid) JSON text alongside. Where the text and the value
     /// disagree (duplicate keys), the rest of that object or array falls back to the span of
     /// its container.
-    pub fn from_json_text(value: &serde_json::Value, text: &str, start: usize) -> Node {
+    pub fn from_json_text(value: &'a serde_json::Value, text: &str, start: usize) -> Node<'a> {
         use serde_json::Value;
         let start = skip_ws(text, start);
         let end = skip_json(text, start).unwrap_or(text.len()).max(start);
@@ -273,7 +282,7 @@ impl Node {
                             let after = skip_ws(text, node.span.end);
                             cursor = (bytes.get(after) == Some(&b',')).then_some(after + 1);
                             out.push(Entry {
-                                key: k.clone(),
+                                key: Cow::Borrowed(k),
                                 key_span,
                                 value: node,
                             });
@@ -281,7 +290,7 @@ impl Node {
                         None => {
                             cursor = None;
                             out.push(Entry {
-                                key: k.clone(),
+                                key: Cow::Borrowed(k),
                                 key_span: span.clone(),
                                 value: Node::from_json(v, &span),
                             });
@@ -352,12 +361,12 @@ fn skip_json(text: &str, i: usize) -> Option<usize> {
     }
 }
 
-pub(crate) fn entries_from_toml(table: &DeTable<'_>) -> Vec<Entry> {
-    let mut entries: Vec<Entry> = table
-        .iter()
+pub(crate) fn entries_from_toml(table: DeTable<'_>) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry<'_>> = table
+        .into_iter()
         .map(|(k, v)| Entry {
-            key: k.get_ref().to_string(),
             key_span: k.span(),
+            key: k.into_inner(),
             value: Node::from_toml(v),
         })
         .collect();
@@ -366,7 +375,7 @@ pub(crate) fn entries_from_toml(table: &DeTable<'_>) -> Vec<Entry> {
 }
 
 /// The entry named `key`, if present (tables are small: a linear scan is the fast path).
-pub(crate) fn get<'n>(entries: &'n [Entry], key: &str) -> Option<&'n Entry> {
+pub(crate) fn get<'n, 'a>(entries: &'n [Entry<'a>], key: &str) -> Option<&'n Entry<'a>> {
     entries.iter().find(|e| e.key == key)
 }
 
@@ -676,7 +685,7 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    pub fn table<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n [Entry]> {
+    pub fn table<'n, 'v>(&mut self, node: &'n Node<'v>, key_path: &str) -> Option<&'n [Entry<'v>]> {
         match &node.kind {
             NodeKind::Table(t) => Some(t),
             _ => {
@@ -686,7 +695,7 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    pub fn array<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n [Node]> {
+    pub fn array<'n, 'v>(&mut self, node: &'n Node<'v>, key_path: &str) -> Option<&'n [Node<'v>]> {
         match &node.kind {
             NodeKind::Array(items) => Some(items),
             _ => {
@@ -699,13 +708,13 @@ impl<'a> FileCx<'a> {
     /// A string or an array of strings.
     pub fn string_list(&mut self, node: &Node, key_path: &str) -> Option<Vec<String>> {
         match &node.kind {
-            NodeKind::Str(s) => Some(vec![s.clone()]),
+            NodeKind::Str(s) => Some(vec![s.to_string()]),
             NodeKind::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
                     match &item.kind {
-                        NodeKind::Str(s) => out.push(s.clone()),
+                        NodeKind::Str(s) => out.push(s.to_string()),
                         _ => {
                             ok = false;
                             let p = index(key_path, i);
@@ -733,7 +742,7 @@ impl<'a> FileCx<'a> {
     /// Reports every key of `entries` not in `known`, with a did-you-mean.
     pub fn check_keys(&mut self, entries: &[Entry], known: &[&str], base: &str) {
         for e in entries {
-            if known.contains(&e.key.as_str()) {
+            if known.contains(&e.key()) {
                 continue;
             }
             self.unknown_key(e, known, base);
@@ -776,21 +785,33 @@ pub(crate) fn leaf(key_path: &str) -> &str {
 
 /// Parses a TOML file into its top-level entries, or records its syntax errors (all of them)
 /// and returns `None`.
-pub(crate) fn parse_toml(
-    file: &SourceFile,
+pub(crate) fn parse_toml<'t>(
+    file: &'t SourceFile,
     diags: &mut Diagnostics,
-) -> Option<(Range<usize>, Vec<Entry>)> {
+) -> Option<(Range<usize>, Vec<Entry<'t>>)> {
     let (table, errors) = DeTable::parse_recoverable(&file.text);
     if errors.is_empty() {
-        return Some((table.span(), entries_from_toml(table.get_ref())));
+        let span = table.span();
+        return Some((span, entries_from_toml(table.into_inner())));
     }
     let mut cx = FileCx::new(file, diags);
-    for e in errors {
-        let span = e.span().unwrap_or(0..0);
+    // The parser recovers and goes on, but errors after the first on a line are usually
+    // echoes of it: keep one per line, in file order.
+    let mut errors: Vec<(Range<usize>, String)> =
+        errors.iter().map(|e| (e.span().unwrap_or(0..0), e.message().trim_end().to_string())).collect();
+    errors.sort_by_key(|(span, _)| span.start);
+    let mut last_line = 0;
+    for (span, message) in errors {
+        let line = file.line_of(span.start);
+        if line == last_line {
+            continue;
+        }
+        last_line = line;
+        let e = message;
         cx.error(
             &span,
             "",
-            format!("invalid TOML: {}", e.message().trim_end()),
+            format!("invalid TOML: {e}"),
         )
         .help("fix the syntax; see https://toml.io");
     }
