@@ -68,8 +68,11 @@ def clean_env():
     return env
 
 
-def measure(cmd, cwd, mock, log_dir, label):
-    """Runs one process; returns wall seconds, peak RSS (MiB), exit code and mock calls."""
+def measure(cmd, cwd, mock, log_dir, label, env=None):
+    """Runs one process; returns wall seconds, peak RSS (MiB), exit code and mock calls.
+
+    `env`: the process environment (default `clean_env()`); bench/compare.py passes
+    promptfoo's."""
     before = mock.requests()
     out = open(os.path.join(log_dir, f"{label}.out"), "w")
     err = open(os.path.join(log_dir, f"{label}.err"), "w")
@@ -78,7 +81,7 @@ def measure(cmd, cwd, mock, log_dir, label):
     usage_file = os.path.join(log_dir, f"{label}.time")
     wrapped = [TIME, "-f", "%e %U %S %M", "-o", usage_file, *cmd]
     start = time.perf_counter()
-    proc = subprocess.run(wrapped, cwd=cwd, stdout=out, stderr=err, env=clean_env())
+    proc = subprocess.run(wrapped, cwd=cwd, stdout=out, stderr=err, env=env or clean_env())
     wall = time.perf_counter() - start
     out.close()
     err.close()

@@ -906,7 +906,13 @@ fn cache_calls_exactly_what_each_change_affects() {
             .replace("value = \"paris\"", "value = \"lyon\""),
     );
     let out = check("assertion only", 0, &p);
-    assert_eq!(out.code, 0, "2 of 3 still pass in suite a? {}", out.all());
+    // No threshold is set, so the built-in default (every scenario passes) fails the gate.
+    assert_eq!(
+        out.code,
+        1,
+        "the re-scored failure fails the gate: {}",
+        out.all()
+    );
     let r = p.results();
     assert_eq!(
         r.scenario("a", "france")["status"],
@@ -2194,4 +2200,106 @@ assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
     let out = p.run(&["run"]);
     out.expect_code(1);
     assert_eq!(mock.requests(), 9, "{}", out.all());
+}
+
+// Regression: `evalgit run --filter typo` reported "0 scenarios ... gate: passed" and exited
+// 0, so a typo in a CI filter turned the build green.
+#[test]
+fn a_filter_that_matches_nothing_is_an_error() {
+    let mock = Mock::with_rules(capital_rules());
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file(
+            "evals/capitals.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..2]),
+        );
+    let out = p.run(&["run", "--filter", "frnace"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("no scenario matches --filter frnace"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(mock.requests(), 0);
+    // An empty shard is normal (few scenarios, many runners) and passes.
+    let out = p.run(&["run", "--shard", "1/50", "--filter", "france"]);
+    assert!(out.code == 0 || out.code == 1, "{}", out.all());
+}
+
+// `[redact]`: personal data never reaches the cache, results, snapshots or reports.
+#[test]
+fn redaction_keeps_personal_data_out_of_every_file() {
+    let mock =
+        Mock::with_rules(vec![Rule::matching("").reply(
+            "Paris; mail bob@example.com, card 4111 1111 1111 1111, SECRET42",
+        )]);
+    let extra = "\n[redact]\nemails = true\ncards = true\npatterns = [\"SECRET[0-9]+\"]\n";
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), extra))
+        .file(
+            "evals/capitals.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..1]),
+        );
+    let out = p.run(&["run", "--junit", "junit.xml", "--markdown", "comment.md"]);
+    out.expect_code(0);
+    for (path, bytes) in p.tree("") {
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["bob@example.com", "4111 1111 1111 1111", "SECRET42"] {
+            assert!(!text.contains(secret), "{path} contains {secret}");
+        }
+    }
+    let output = p.results().scenario("capitals", "france")["samples"][0]["output"].clone();
+    assert!(
+        output.as_str().unwrap_or("").contains("[REDACTED:email]"),
+        "{output}"
+    );
+}
+
+// Ctrl-C: finished scenarios are kept in the results file, the run does not pass, and it
+// says how many were not run.
+#[test]
+fn ctrl_c_keeps_finished_results_and_fails_the_gate() {
+    let mock = Mock::with_rules(vec![
+        Rule::matching("France").reply("Paris"),
+        Rule::matching("").reply("slow").delay_ms(30_000),
+    ]);
+    let p = TestProject::new()
+        .file(
+            "evalgit.toml",
+            &settings(&mock.openai_url(), "").replace("timeout_secs = 10", "timeout_secs = 60"),
+        )
+        .file(
+            "evals/capitals.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..3]),
+        );
+    let mut child = p
+        .command(&["run"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while p
+        .read_opt(".evalgit/results.jsonl")
+        .is_none_or(|t| !t.contains("\"france\""))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "france never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("gate: passed"), "{stderr}");
+    let r = p.results();
+    assert_eq!(r.scenario("capitals", "france")["status"], "passed");
+    let summary = r.summary.as_ref().expect("summary line");
+    assert_eq!(summary["interrupted"], true);
 }

@@ -60,6 +60,7 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
 
     // Head run: record snapshots only for the working tree, never in CI.
     let head_jobs = runner::expand_jobs(&head_project, head_source.as_ref(), &filter)?;
+    super::run_cmd::require_some(&head_jobs, &filter)?;
     let results_path = args
         .output
         .output
@@ -88,12 +89,13 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         ..Default::default()
     };
     let executed = execute_jobs(&head_project, head_jobs, options, &settings)?;
-    let verdict = super::verdict::verdict_for(
+    let mut verdict = super::verdict::verdict_for(
         &head_project,
         &executed.outcome.results,
         Some(&base_results),
         executed.outcome.budget.clone(),
     );
+    super::verdict::note_interrupted(&mut verdict, &executed.outcome);
     let diffs = super::verdict::output_diffs(Some(&base_results), &executed.outcome.results);
     let markdown = super::verdict::markdown(&verdict, diffs, "evalgit");
 

@@ -25,6 +25,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
     }
     let filter = job_filter(&project, &args.select)?;
     let jobs = runner::expand_jobs(&project, &source, &filter)?;
+    require_some(&jobs, &filter)?;
 
     let mut options = RunOptions {
         no_cache: args.no_cache,
@@ -75,6 +76,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         check,
         unreferenced,
     )?;
+    super::verdict::note_interrupted(&mut verdict, &executed.outcome);
     if !check {
         let pending = executed
             .statuses
@@ -101,6 +103,30 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
     } else {
         verdict.exit_code()
     })
+}
+
+/// A run that selects nothing is a mistake (a typo in a CI filter), not a green build. An
+/// empty shard is fine: small suites split over many runners leave some empty.
+pub fn require_some(jobs: &JobSet, filter: &JobFilter) -> Result<(), Error> {
+    if !jobs.jobs.is_empty() || filter.shard.is_some() {
+        return Ok(());
+    }
+    if filter.suites.is_empty() && filter.ids.is_empty() {
+        return Err(Error::Usage("there are no scenarios to run: add `[[scenario]]` tables or a `scenarios_file` to a suite in evals/".into()));
+    }
+    Err(Error::Usage(format!(
+        "no scenario matches{}{}: check the spelling (ids match exactly unless the pattern has `*` or `?`)",
+        if filter.suites.is_empty() {
+            String::new()
+        } else {
+            format!(" --suite {}", filter.suites.join(","))
+        },
+        if filter.ids.is_empty() {
+            String::new()
+        } else {
+            format!(" --filter {}", filter.ids.join(","))
+        },
+    )))
 }
 
 /// `--suite`, `--filter`, `--shard` into a filter, checking the suites exist.

@@ -118,3 +118,19 @@ pub fn markdown(verdict: &Verdict, diffs: Vec<(String, String)>, tag: &str) -> S
     };
     crate::report::render_comment(verdict, &opts)
 }
+
+/// An interrupted run fails the gate, saying how much was not run.
+pub fn note_interrupted(verdict: &mut Verdict, outcome: &crate::runner::RunOutcome) {
+    if outcome.interrupted {
+        verdict.gate.push(crate::policy::GateReason {
+            kind: crate::policy::GateReasonKind::Interrupted,
+            level: crate::policy::GateLevel::Fail,
+            message: format!(
+                "interrupted: {} scenario(s) finished and were saved, {} not run",
+                outcome.results.len(),
+                outcome.unfinished
+            ),
+            policy: "a run must finish to pass".into(),
+        });
+    }
+}

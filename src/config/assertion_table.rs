@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::assert::{AssertKind, AssertionSpec};
 
 use super::settings_file::one_line;
-use super::walker::{FileCx, Node, NodeKind, did_you_mean, get, join};
+use super::walker::{FileCx, Kp, Node, NodeKind, did_you_mean, get, join};
 
 /// What assertion checks need to know about the project.
 pub(crate) struct AssertCtx<'a> {
@@ -52,7 +52,7 @@ fn type_list() -> String {
 pub(crate) fn read_assertion(
     cx: &mut FileCx<'_>,
     node: &Node,
-    path: &str,
+    path: Kp<'_>,
     actx: &AssertCtx<'_>,
 ) -> Option<AssertionSpec> {
     let table = cx.table(node, path)?;
@@ -64,8 +64,8 @@ pub(crate) fn read_assertion(
             ));
         return None;
     };
-    let type_path = join(path, "type");
-    let type_name = cx.str(&type_entry.value, &type_path)?;
+    let type_path = Kp::Sub(&path, "type");
+    let type_name = cx.str(&type_entry.value, type_path)?;
     let (negate, base) = match type_name.strip_prefix("not-") {
         Some(rest) => (true, rest),
         None => (false, type_name),
@@ -79,7 +79,7 @@ pub(crate) fn read_assertion(
             ),
             None => format!("unknown assertion type `{type_name}`"),
         };
-        cx.error(&type_entry.value.span, &type_path, msg)
+        cx.error(&type_entry.value.span, type_path, msg)
             .help(format!(
                 "valid types: {}; any of them can be negated with a `not-` prefix",
                 type_list()
@@ -111,7 +111,7 @@ pub(crate) fn read_assertion(
         if known_anywhere.contains(&e.key()) {
             cx.error(
                 &e.key_span,
-                &join(path, &e.key),
+                &join(&path.render(), &e.key),
                 format!(
                     "`{}` does not apply to a `{}` assertion",
                     e.key,
@@ -125,14 +125,14 @@ pub(crate) fn read_assertion(
     }
 
     if let Some(e) = get(table, "weight") {
-        match cx.non_negative(&e.value, &join(path, "weight")) {
+        match cx.non_negative(&e.value, Kp::Sub(&path, "weight")) {
             Some(w) => spec.weight = w,
             None => ok = false,
         }
     }
 
     let value = get(table, "value");
-    let value_path = join(path, "value");
+    let value_path = Kp::Sub(&path, "value");
     let need_value = |cx: &mut FileCx<'_>, what: &str| {
         cx.error(
             &node.span,
@@ -157,7 +157,7 @@ pub(crate) fn read_assertion(
                 _ => {
                     cx.error(
                         &v.value.span,
-                        &value_path,
+                        value_path,
                         format!("`value` must be a string, found {}", v.value.type_name()),
                     )
                     .help(format!(
@@ -175,12 +175,12 @@ pub(crate) fn read_assertion(
                     ok = false;
                 }
                 Some(v) => {
-                    match cx.string_list(&v.value, &value_path) {
+                    match cx.string_list(&v.value, value_path) {
                         Some(list) if !matches!(v.value.kind, NodeKind::Array(_)) => {
                             let _ = list;
                             cx.error(
                                 &v.value.span,
-                                &value_path,
+                                value_path,
                                 format!("`value` of `{}` must be an array of strings", kind.name()),
                             )
                             .help(format!(
@@ -190,7 +190,7 @@ pub(crate) fn read_assertion(
                             ok = false;
                         }
                         Some(list) if list.is_empty() => {
-                            cx.error(&v.value.span, &value_path, format!("`value` of `{}` must not be empty", kind.name()))
+                            cx.error(&v.value.span, value_path, format!("`value` of `{}` must not be empty", kind.name()))
                         .help("list the strings to look for, e.g. `value = [\"refund\", \"return\"]`");
                             ok = false;
                         }
@@ -205,14 +205,14 @@ pub(crate) fn read_assertion(
                 need_value(cx, "\"^\\\\d+$\"");
                 ok = false;
             }
-            Some(v) => match cx.str(&v.value, &value_path) {
+            Some(v) => match cx.str(&v.value, value_path) {
                 Some(pattern) => match compile_regex(actx, pattern) {
                     Ok(re) => {
                         spec.value = Some(serde_json::Value::String(pattern.to_string()));
                         spec.regex = Some(re);
                     }
                     Err(err) => {
-                        cx.error(&v.value.span, &value_path, format!("invalid regex: {}", one_line(&err.to_string())))
+                        cx.error(&v.value.span, value_path, format!("invalid regex: {}", one_line(&err.to_string())))
                             .help("regexes use Rust syntax (https://docs.rs/regex); in TOML, '...' strings need no backslash escaping");
                         ok = false;
                     }
@@ -227,7 +227,7 @@ pub(crate) fn read_assertion(
             }
             None => {}
             Some(v) => {
-                if cx.table(&v.value, &value_path).is_none() {
+                if cx.table(&v.value, value_path).is_none() {
                     ok = false;
                 } else {
                     let schema = v.value.to_json();
@@ -236,7 +236,7 @@ pub(crate) fn read_assertion(
                         Err(err) => {
                             cx.error(
                                 &v.value.span,
-                                &value_path,
+                                value_path,
                                 format!("invalid JSON schema: {}", one_line(&err.to_string())),
                             )
                             .help("the value is a JSON Schema written as a TOML table");
@@ -253,7 +253,7 @@ pub(crate) fn read_assertion(
                         .help("add e.g. `path = \"user.name\"`");
                     ok = false;
                 }
-                Some(p) => match cx.non_empty_str(&p.value, &join(path, "path")) {
+                Some(p) => match cx.non_empty_str(&p.value, Kp::Sub(&path, "path")) {
                     Some(s) => spec.path = Some(s.to_string()),
                     None => ok = false,
                 },
@@ -261,8 +261,8 @@ pub(crate) fn read_assertion(
             spec.value = value.map(|v| v.value.to_json());
         }
         WordCount | Length => {
-            let min = get(table, "min").map(|e| cx.non_negative(&e.value, &join(path, "min")));
-            let max = get(table, "max").map(|e| cx.non_negative(&e.value, &join(path, "max")));
+            let min = get(table, "min").map(|e| cx.non_negative(&e.value, Kp::Sub(&path, "min")));
+            let max = get(table, "max").map(|e| cx.non_negative(&e.value, Kp::Sub(&path, "max")));
             match (min, max) {
                 (None, None) => {
                     cx.error(
@@ -280,7 +280,7 @@ pub(crate) fn read_assertion(
                         .unwrap_or(node.span.clone());
                     cx.error(
                         &span,
-                        &join(path, "min"),
+                        Kp::Sub(&path, "min"),
                         format!("`min` ({lo}) is larger than `max` ({hi})"),
                     )
                     .help("`min` is the lower bound and `max` the upper one; swap them");
@@ -297,11 +297,11 @@ pub(crate) fn read_assertion(
                 need_value(cx, if kind == MaxCost { "0.001" } else { "2000" });
                 ok = false;
             }
-            Some(v) => match cx.number(&v.value, &value_path) {
+            Some(v) => match cx.number(&v.value, value_path) {
                 Some(n) if kind == MaxLatencyMs && n <= 0.0 => {
                     cx.error(
                         &v.value.span,
-                        &value_path,
+                        value_path,
                         format!("`max-latency-ms` value must be more than 0, found {n}"),
                     );
                     ok = false;
@@ -309,7 +309,7 @@ pub(crate) fn read_assertion(
                 Some(n) if kind == MaxCost && n < 0.0 => {
                     cx.error(
                         &v.value.span,
-                        &value_path,
+                        value_path,
                         format!("`max-cost` value must be 0 or more (USD), found {n}"),
                     );
                     ok = false;
@@ -330,13 +330,13 @@ pub(crate) fn read_assertion(
                     need_value(cx, what);
                     ok = false;
                 }
-                Some(v) => match cx.non_empty_str(&v.value, &value_path) {
+                Some(v) => match cx.non_empty_str(&v.value, value_path) {
                     Some(s) => spec.value = Some(serde_json::Value::String(s.to_string())),
                     None => ok = false,
                 },
             }
             if let Some(e) = get(table, "threshold") {
-                match cx.fraction(&e.value, &join(path, "threshold")) {
+                match cx.fraction(&e.value, Kp::Sub(&path, "threshold")) {
                     Some(t) => spec.threshold = Some(t),
                     None => ok = false,
                 }
@@ -346,11 +346,11 @@ pub(crate) fn read_assertion(
             if kind == Similar {
                 spec.metric = Some("levenshtein".to_string());
                 if let Some(e) = get(table, "metric") {
-                    let mpath = join(path, "metric");
-                    match cx.str(&e.value, &mpath) {
+                    let mpath = Kp::Sub(&path, "metric");
+                    match cx.str(&e.value, mpath) {
                         Some(m @ ("levenshtein" | "rouge-l")) => spec.metric = Some(m.to_string()),
                         Some(m) => {
-                            cx.error(&e.value.span, &mpath, format!("unknown metric `{m}`"))
+                            cx.error(&e.value.span, mpath, format!("unknown metric `{m}`"))
                                 .help("use `levenshtein` or `rouge-l`");
                             ok = false;
                         }
@@ -361,12 +361,12 @@ pub(crate) fn read_assertion(
             if kind.is_model_graded() {
                 match get(table, "provider") {
                     Some(e) => {
-                        let ppath = join(path, "provider");
-                        match cx.non_empty_str(&e.value, &ppath) {
+                        let ppath = Kp::Sub(&path, "provider");
+                        match cx.non_empty_str(&e.value, ppath) {
                             Some(p) if actx.check_providers && !actx.providers.contains(p) => {
                                 cx.error(
                                     &e.value.span,
-                                    &ppath,
+                                    ppath,
                                     format!("unknown judge provider `{p}`"),
                                 )
                                 .help(known_providers(actx));

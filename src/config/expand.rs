@@ -29,6 +29,46 @@ fn render_value(
     }
 }
 
+/// More samples than this per scenario is a mistake (a typo, an extra zero), not an eval:
+/// it would make millions of calls and hold them in memory.
+pub const MAX_REPEAT: u32 = 1000;
+
+/// Rejects repeat counts above [`MAX_REPEAT`], at the suite and at each scenario.
+pub(crate) fn check_limits(suites: &[Suite], diags: &mut Diagnostics) {
+    for suite in suites {
+        if suite.repeat > MAX_REPEAT {
+            let mut d = Diagnostic::whole_file(
+                Severity::Error,
+                suite.file.clone(),
+                format!(
+                    "repeat = {} is more than the maximum of {MAX_REPEAT} samples per scenario",
+                    suite.repeat
+                ),
+            )
+            .with_help("pass@k needs a handful of samples: use e.g. repeat = 5");
+            d.key_path = "repeat".into();
+            diags.push(d);
+        }
+        for scenario in &suite.scenarios {
+            if let Some(n) = scenario.repeat.filter(|n| *n > MAX_REPEAT) {
+                let mut d = Diagnostic::whole_file(
+                    Severity::Error,
+                    scenario.file.clone(),
+                    format!(
+                        "scenario `{}`: repeat = {n} is more than the maximum of {MAX_REPEAT}",
+                        scenario.id
+                    ),
+                )
+                .with_help("use e.g. repeat = 5");
+                d.line = scenario.line;
+                d.column = 1;
+                d.key_path = "repeat".into();
+                diags.push(d);
+            }
+        }
+    }
+}
+
 /// Renders the string values of every scenario's assertions with its variables.
 pub(crate) fn render_assertion_values(suites: &mut [Suite], diags: &mut Diagnostics) {
     for suite in suites {
@@ -153,6 +193,25 @@ mod tests {
         assert!(diags.has_errors());
         let d = &diags.0[0];
         assert_eq!((d.line, d.key_path.as_str()), (3, "assert[0].value"));
+    }
+
+    #[test]
+    fn repeat_is_capped() {
+        let mut suites = vec![suite_with(
+            serde_json::json!("x"),
+            AssertKind::Contains,
+            serde_json::json!({}),
+        )];
+        suites[0].repeat = 1_000_000_000;
+        suites[0].scenarios[0].repeat = Some(5000);
+        let mut diags = Diagnostics::default();
+        check_limits(&suites, &mut diags);
+        assert_eq!(diags.errors().count(), 2);
+        suites[0].repeat = MAX_REPEAT;
+        suites[0].scenarios[0].repeat = Some(5);
+        let mut diags = Diagnostics::default();
+        check_limits(&suites, &mut diags);
+        assert!(diags.is_empty());
     }
 
     #[test]

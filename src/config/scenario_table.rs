@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::assert::AssertionSpec;
 
 use super::assertion_table::{AssertCtx, read_assertion};
-use super::walker::{Entry, FileCx, Node, NodeKind, get, index, join};
+use super::walker::{Entry, FileCx, Kp, Node, NodeKind, get, join};
 use super::{PassRule, Scenario};
 
 pub(crate) const SCENARIO_KEYS: &[&str] = &[
@@ -64,26 +64,23 @@ impl ScenarioSink<'_> {
         cx: &mut FileCx<'_>,
         entries: &[Entry],
         span: &Range<usize>,
-        path: &str,
+        path: Kp<'_>,
         id_rule: IdRule,
     ) {
         let mut ok = true;
         cx.check_keys(entries, SCENARIO_KEYS, path);
-        if entries
-            .iter()
-            .any(|e| !SCENARIO_KEYS.contains(&e.key()))
-        {
+        if entries.iter().any(|e| !SCENARIO_KEYS.contains(&e.key())) {
             ok = false;
         }
         let line = cx.file.line_of(span.start);
         let id = match (get(entries, "id"), id_rule) {
             (Some(e), _) => {
-                let id_path = join(path, "id");
+                let id_path = Kp::Sub(&path, "id");
                 match &e.value.kind {
-                    NodeKind::Str(s) => check_id(cx, s, &e.value.span, &id_path),
+                    NodeKind::Str(s) => check_id(cx, s, &e.value.span, id_path),
                     // An integer id (common in data files) means its text.
                     NodeKind::Int(i) => Some(i.to_string()),
-                    _ => cx.str(&e.value, &id_path).map(str::to_string),
+                    _ => cx.str(&e.value, id_path).map(str::to_string),
                 }
             }
             (None, IdRule::Default(id)) => Some(id),
@@ -105,7 +102,7 @@ impl ScenarioSink<'_> {
                     .unwrap_or(span.clone());
                 cx.error(
                     &span,
-                    &join(path, "id"),
+                    Kp::Sub(&path, "id"),
                     format!("duplicate scenario id `{id}` (first defined at {here})"),
                 )
                 .help("scenario ids must be unique within a suite");
@@ -120,7 +117,7 @@ impl ScenarioSink<'_> {
         let mut vars = self.defaults.vars.clone();
         let mut check_vars = self.check_vars;
         if let Some(e) = get(entries, "vars") {
-            match self.read_vars(cx, &e.value, &join(path, "vars")) {
+            match self.read_vars(cx, &e.value, Kp::Sub(&path, "vars")) {
                 Some((v, vars_ok)) => {
                     vars.extend(v);
                     ok &= vars_ok;
@@ -135,20 +132,20 @@ impl ScenarioSink<'_> {
         let mut asserts = self.defaults.asserts.clone();
         let assert_entry = get(entries, "assert");
         if let Some(e) = assert_entry {
-            let apath = join(path, "assert");
-            match read_assert_list(cx, &e.value, &apath, &self.actx) {
+            let apath = Kp::Sub(&path, "assert");
+            match read_assert_list(cx, &e.value, apath, &self.actx) {
                 Some(list) => asserts.extend(list),
                 None => ok = false,
             }
         }
 
         let threshold = get(entries, "threshold").and_then(|e| {
-            let t = cx.fraction(&e.value, &join(path, "threshold"));
+            let t = cx.fraction(&e.value, Kp::Sub(&path, "threshold"));
             ok &= t.is_some();
             t
         });
         let repeat = get(entries, "repeat").and_then(|e| {
-            let r = cx.count(&e.value, &join(path, "repeat"), 1);
+            let r = cx.count(&e.value, Kp::Sub(&path, "repeat"), 1);
             ok &= r.is_some();
             r
         });
@@ -156,14 +153,14 @@ impl ScenarioSink<'_> {
             let p = read_pass_rule(
                 cx,
                 &e.value,
-                &join(path, "pass_rule"),
+                Kp::Sub(&path, "pass_rule"),
                 repeat.unwrap_or(self.suite_repeat),
             );
             ok &= p.is_some();
             p
         });
         if let Some(e) = get(entries, "description") {
-            ok &= cx.str(&e.value, &join(path, "description")).is_some();
+            ok &= cx.str(&e.value, Kp::Sub(&path, "description")).is_some();
         }
 
         let name = id.as_deref().unwrap_or("?");
@@ -175,8 +172,8 @@ impl ScenarioSink<'_> {
                 .collect();
             if !missing.is_empty() {
                 let at = get(entries, "vars")
-                    .map(|e| (e.key_span.clone(), join(path, "vars")))
-                    .unwrap_or((span.clone(), path.to_string()));
+                    .map(|e| (e.key_span.clone(), join(&path.render(), "vars")))
+                    .unwrap_or((span.clone(), path.render()));
                 for var in missing {
                     cx.error(&at.0, &at.1, format!("scenario `{name}` does not define variable `{var}` used by the prompt")).help(format!(
                         "add `{var}` to this scenario's `vars`, or to `[defaults] vars` to give every scenario a value"
@@ -217,21 +214,21 @@ impl ScenarioSink<'_> {
         &self,
         cx: &mut FileCx<'_>,
         node: &Node,
-        path: &str,
+        path: Kp<'_>,
     ) -> Option<(BTreeMap<String, serde_json::Value>, bool)> {
         let table = cx.table(node, path)?;
         let mut ok = true;
         let mut out = BTreeMap::new();
         for e in table {
-            let vpath = join(path, &e.key);
+            let vpath = || join(&path.render(), &e.key);
             if MISPLACED_ASSERT.contains(&e.key()) {
-                cx.error(&e.key_span, &vpath, format!("`{}` is inside `vars`, so it is a variable, not a check: move it up to the scenario", e.key))
+                cx.error(&e.key_span, &vpath(), format!("`{}` is inside `vars`, so it is a variable, not a check: move it up to the scenario", e.key))
                     .help("write `assert = [...]` next to `vars`, not inside it; as written, these checks would never run");
                 ok = false;
                 continue;
             }
             if looks_like_assertions(&e.value) {
-                cx.warning(&e.key_span, &vpath, format!("variable `{}` looks like a list of assertions, but it is only a variable", e.key))
+                cx.warning(&e.key_span, &vpath(), format!("variable `{}` looks like a list of assertions, but it is only a variable", e.key))
                     .help("checks go in the scenario's `assert` list; a variable is only text for the prompt");
             }
             out.insert(e.key.to_string(), e.value.to_json());
@@ -261,16 +258,22 @@ fn looks_like_assertions(node: &Node) -> bool {
 pub(crate) fn read_assert_list(
     cx: &mut FileCx<'_>,
     node: &Node,
-    path: &str,
+    path: Kp<'_>,
     actx: &AssertCtx<'_>,
 ) -> Option<Vec<AssertionSpec>> {
-    let items: Vec<(&Node, String)> = match &node.kind {
-        NodeKind::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n, index(path, i)))
-            .collect(),
-        NodeKind::Table(_) => vec![(node, path.to_string())],
+    match &node.kind {
+        NodeKind::Array(items) => {
+            let mut ok = true;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, n) in items.iter().enumerate() {
+                match read_assertion(cx, n, Kp::At(&path, i), actx) {
+                    Some(spec) => out.push(spec),
+                    None => ok = false,
+                }
+            }
+            ok.then_some(out)
+        }
+        NodeKind::Table(_) => read_assertion(cx, node, path, actx).map(|spec| vec![spec]),
         _ => {
             cx.error(
                 &node.span,
@@ -281,27 +284,18 @@ pub(crate) fn read_assert_list(
                 ),
             )
             .help("write `assert = [{ type = \"contains\", value = \"...\" }]`");
-            return None;
-        }
-    };
-    let mut ok = true;
-    let mut out = Vec::with_capacity(items.len());
-    for (n, p) in items {
-        match read_assertion(cx, n, &p, actx) {
-            Some(spec) => out.push(spec),
-            None => ok = false,
+            None
         }
     }
-    ok.then_some(out)
 }
 
 /// Ids name snapshot files (`snapshots/<suite>/<id>.snap`), so they are restricted to
 /// characters that are safe in a path on every platform.
-pub(crate) fn check_id(
+pub(crate) fn check_id<'k>(
     cx: &mut FileCx<'_>,
     id: &str,
     span: &Range<usize>,
-    path: &str,
+    path: impl Into<Kp<'k>>,
 ) -> Option<String> {
     if valid_id(id) {
         return Some(id.to_string());
@@ -321,12 +315,13 @@ pub(crate) fn valid_id(id: &str) -> bool {
 }
 
 /// `"all"`, `"majority"` or `"at-least-K"`; `K` may not exceed `repeat`.
-pub(crate) fn read_pass_rule(
+pub(crate) fn read_pass_rule<'k>(
     cx: &mut FileCx<'_>,
     node: &Node,
-    path: &str,
+    path: impl Into<Kp<'k>>,
     repeat: u32,
 ) -> Option<PassRule> {
+    let path = path.into();
     let s = cx.str(node, path)?;
     match parse_pass_rule(s) {
         Some(PassRule::AtLeast(k)) if k > repeat => {

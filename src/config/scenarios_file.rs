@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::scenario_table::{IdRule, ScenarioSink, check_id};
-use super::walker::{Entry, FileCx, Node, NodeKind, SourceFile};
+use super::walker::{Entry, FileCx, Kp, Node, NodeKind, SourceFile};
 
 /// Column names that would silently turn checks into variables.
 const RESERVED_COLUMNS: &[&str] = &["assert", "asserts", "assertions", "assertion"];
@@ -65,7 +65,7 @@ pub(crate) fn read_jsonl(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                 cx,
                 entries,
                 &loc,
-                "",
+                Kp::S(""),
                 IdRule::Default(format!("line-{line_no}")),
             );
         }
@@ -187,7 +187,10 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
                 vars.push(Entry {
                     key: Cow::Borrowed(name.as_str()),
                     key_span: span.clone(),
-                    value: Node { span: span.clone(), kind: NodeKind::Str(Cow::Owned(value.to_string())) },
+                    value: Node {
+                        span: span.clone(),
+                        kind: NodeKind::Str(Cow::Owned(value.to_string())),
+                    },
                 });
             }
         }
@@ -199,19 +202,25 @@ pub(crate) fn read_csv(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
             Entry {
                 key: Cow::Borrowed("id"),
                 key_span: span.clone(),
-                value: Node { span: span.clone(), kind: NodeKind::Str(Cow::Owned(id)) },
+                value: Node {
+                    span: span.clone(),
+                    kind: NodeKind::Str(Cow::Owned(id)),
+                },
             },
             Entry {
                 key: Cow::Borrowed("vars"),
                 key_span: span.clone(),
-                value: Node { span: span.clone(), kind: NodeKind::Table(vars) },
+                value: Node {
+                    span: span.clone(),
+                    kind: NodeKind::Table(vars),
+                },
             },
         ];
         sink.read(
             cx,
             &entries,
             &span,
-            &format!("row {rows}"),
+            Kp::S(&format!("row {rows}")),
             IdRule::Required,
         );
     }

@@ -416,7 +416,10 @@ pub(crate) fn apply_provider(
             "extra" => {
                 if let Some(t) = cx.table(v, &path) {
                     for x in t {
-                        config.params.extra.insert(x.key.to_string(), x.value.to_json());
+                        config
+                            .params
+                            .extra
+                            .insert(x.key.to_string(), x.value.to_json());
                     }
                 }
             }

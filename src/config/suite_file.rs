@@ -11,7 +11,7 @@ use super::scenario_table::{
 };
 use super::settings_file::clean_relative;
 use super::template::{CompiledPrompt, TemplateError};
-use super::walker::{Entry, FileCx, Node, NodeKind, SourceFile, get, index, join, parse_toml};
+use super::walker::{Entry, FileCx, Kp, Node, NodeKind, SourceFile, get, index, join, parse_toml};
 use super::{
     Diagnostic, Diagnostics, Message, PassRule, Prompt, Role, Settings, Severity, Source, Suite,
 };
@@ -189,7 +189,7 @@ pub(crate) fn read_suite(
         if let Some(t) = cx.table(&e.value, "defaults") {
             cx.check_keys(t, DEFAULTS_KEYS, "defaults");
             if let Some(v) = get(t, "vars") {
-                match sink.read_vars(&mut cx, &v.value, "defaults.vars") {
+                match sink.read_vars(&mut cx, &v.value, Kp::S("defaults.vars")) {
                     Some((vars, _)) => sink.defaults.vars = vars,
                     // Unknown defaults would make every scenario miss its variables.
                     None => sink.check_vars = false,
@@ -197,7 +197,7 @@ pub(crate) fn read_suite(
             }
             if let Some(a) = get(t, "assert") {
                 if let Some(list) =
-                    read_assert_list(&mut cx, &a.value, "defaults.assert", &sink.actx)
+                    read_assert_list(&mut cx, &a.value, Kp::S("defaults.assert"), &sink.actx)
                 {
                     sink.defaults.asserts = list;
                 }
@@ -208,10 +208,11 @@ pub(crate) fn read_suite(
     if let Some(e) = get(&entries, "scenario") {
         match &e.value.kind {
             NodeKind::Array(items) => {
+                let base = Kp::S("scenario");
                 for (i, item) in items.iter().enumerate() {
-                    let path = index("scenario", i);
-                    if let Some(t) = cx.table(item, &path) {
-                        sink.read(&mut cx, t, &item.span, &path, IdRule::Required);
+                    let path = Kp::At(&base, i);
+                    if let Some(t) = cx.table(item, path) {
+                        sink.read(&mut cx, t, &item.span, path, IdRule::Required);
                     }
                 }
             }

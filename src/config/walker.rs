@@ -200,7 +200,9 @@ impl<'a> Node<'a> {
             DeValue::Float(f) => NodeKind::Float(f.as_str().parse().unwrap_or(f64::NAN)),
             DeValue::Boolean(b) => NodeKind::Bool(b),
             DeValue::Datetime(d) => NodeKind::Datetime(d.to_string()),
-            DeValue::Array(items) => NodeKind::Array(items.into_iter().map(Node::from_toml).collect()),
+            DeValue::Array(items) => {
+                NodeKind::Array(items.into_iter().map(Node::from_toml).collect())
+            }
             DeValue::Table(table) => NodeKind::Table(entries_from_toml(table)),
         };
         Node { span, kind }
@@ -482,6 +484,51 @@ pub(crate) struct FileCx<'a> {
     dropped: usize,
 }
 
+/// A key path, rendered only when a diagnostic needs it: checking 10,000 valid scenarios
+/// formats no path at all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kp<'a> {
+    S(&'a str),
+    /// `base.key`
+    Sub(&'a Kp<'a>, &'a str),
+    /// `base[i]`
+    At(&'a Kp<'a>, usize),
+}
+
+impl Kp<'_> {
+    pub fn render(&self) -> String {
+        match self {
+            Kp::S(s) => s.to_string(),
+            Kp::Sub(base, key) => join(&base.render(), key),
+            Kp::At(base, i) => index(&base.render(), *i),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Kp<'a> {
+    fn from(s: &'a str) -> Self {
+        Kp::S(s)
+    }
+}
+
+impl<'a> From<&'a String> for Kp<'a> {
+    fn from(s: &'a String) -> Self {
+        Kp::S(s)
+    }
+}
+
+impl<'a> From<&'a Cow<'a, str>> for Kp<'a> {
+    fn from(s: &'a Cow<'a, str>) -> Self {
+        Kp::S(s)
+    }
+}
+
+impl<'a> From<&'a Kp<'a>> for Kp<'a> {
+    fn from(k: &'a Kp<'a>) -> Self {
+        *k
+    }
+}
+
 impl<'a> FileCx<'a> {
     pub fn new(file: &'a SourceFile, diags: &'a mut Diagnostics) -> Self {
         FileCx {
@@ -504,27 +551,27 @@ impl<'a> FileCx<'a> {
         Help(self.diags.0.last_mut())
     }
 
-    pub fn error(
+    pub fn error<'k>(
         &mut self,
         span: &Range<usize>,
-        key_path: &str,
+        key_path: impl Into<Kp<'k>>,
         message: impl Into<String>,
     ) -> Help<'_> {
         let d = self
             .file
-            .diagnostic(Severity::Error, span, key_path, message);
+            .diagnostic(Severity::Error, span, &key_path.into().render(), message);
         self.push(d)
     }
 
-    pub fn warning(
+    pub fn warning<'k>(
         &mut self,
         span: &Range<usize>,
-        key_path: &str,
+        key_path: impl Into<Kp<'k>>,
         message: impl Into<String>,
     ) -> Help<'_> {
         let d = self
             .file
-            .diagnostic(Severity::Warning, span, key_path, message);
+            .diagnostic(Severity::Warning, span, &key_path.into().render(), message);
         self.push(d)
     }
 
@@ -545,8 +592,9 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    fn wrong_type(&mut self, node: &Node, key_path: &str, expected: &str) {
-        let key = leaf(key_path);
+    fn wrong_type(&mut self, node: &Node, key_path: Kp<'_>, expected: &str) {
+        let path = key_path.render();
+        let key = leaf(&path);
         let msg = format!("`{key}` must be {expected}, found {}", node.type_name());
         let help = match expected {
             "a string" => format!("quote the value: `{key} = \"...\"`"),
@@ -559,88 +607,97 @@ impl<'a> FileCx<'a> {
             }
             _ => format!("write `{key} = [\"...\"]`"),
         };
-        self.error(&node.span, key_path, msg).help(help);
+        self.error(&node.span, &path, msg).help(help);
     }
 
-    pub fn str<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n str> {
+    pub fn str<'n, 'k>(&mut self, node: &'n Node, key_path: impl Into<Kp<'k>>) -> Option<&'n str> {
         match &node.kind {
             NodeKind::Str(s) => Some(s),
             _ => {
-                self.wrong_type(node, key_path, "a string");
+                self.wrong_type(node, key_path.into(), "a string");
                 None
             }
         }
     }
 
     /// A string that must not be empty (names, ids, paths).
-    pub fn non_empty_str<'n>(&mut self, node: &'n Node, key_path: &str) -> Option<&'n str> {
+    pub fn non_empty_str<'n, 'k>(
+        &mut self,
+        node: &'n Node,
+        key_path: impl Into<Kp<'k>>,
+    ) -> Option<&'n str> {
+        let key_path = key_path.into();
         let s = self.str(node, key_path)?;
         if s.trim().is_empty() {
+            let path = key_path.render();
             self.error(
                 &node.span,
-                key_path,
-                format!("`{}` must not be empty", leaf(key_path)),
+                &path,
+                format!("`{}` must not be empty", leaf(&path)),
             );
             return None;
         }
         Some(s)
     }
 
-    pub fn bool(&mut self, node: &Node, key_path: &str) -> Option<bool> {
+    pub fn bool<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<bool> {
         match node.kind {
             NodeKind::Bool(b) => Some(b),
             _ => {
-                self.wrong_type(node, key_path, "a boolean (true or false)");
+                self.wrong_type(node, key_path.into(), "a boolean (true or false)");
                 None
             }
         }
     }
 
     /// An integer or a float, finite.
-    pub fn number(&mut self, node: &Node, key_path: &str) -> Option<f64> {
+    pub fn number<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<f64> {
         match node.kind {
             NodeKind::Int(i) => Some(i as f64),
             NodeKind::Float(f) if f.is_finite() => Some(f),
             NodeKind::Float(_) => {
+                let path = key_path.into().render();
                 self.error(
                     &node.span,
-                    key_path,
-                    format!("`{}` must be a finite number", leaf(key_path)),
+                    &path,
+                    format!("`{}` must be a finite number", leaf(&path)),
                 );
                 None
             }
             _ => {
-                self.wrong_type(node, key_path, "a number");
+                self.wrong_type(node, key_path.into(), "a number");
                 None
             }
         }
     }
 
-    pub fn int(&mut self, node: &Node, key_path: &str) -> Option<i64> {
+    pub fn int<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<i64> {
         match node.kind {
             NodeKind::Int(i) => Some(i),
             _ => {
-                self.wrong_type(node, key_path, "an integer");
+                self.wrong_type(node, key_path.into(), "an integer");
                 None
             }
         }
     }
 
     /// A number within `lo..=hi`; `what` describes the range for the message.
-    pub fn number_in(
+    pub fn number_in<'k>(
         &mut self,
         node: &Node,
-        key_path: &str,
+        key_path: impl Into<Kp<'k>>,
         lo: f64,
         hi: f64,
         what: &str,
     ) -> Option<f64> {
+        let key_path = key_path.into();
         let n = self.number(node, key_path)?;
         if n < lo || n > hi {
+            let path = key_path.render();
             self.error(
                 &node.span,
-                key_path,
-                format!("`{}` must be {what}, found {n}", leaf(key_path)),
+                &path,
+                format!("`{}` must be {what}, found {n}", leaf(&path)),
             );
             return None;
         }
@@ -648,13 +705,15 @@ impl<'a> FileCx<'a> {
     }
 
     /// A fraction `0..=1` (pass rates, scores, thresholds).
-    pub fn fraction(&mut self, node: &Node, key_path: &str) -> Option<f64> {
+    pub fn fraction<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<f64> {
+        let key_path = key_path.into();
         let n = self.number(node, key_path)?;
         if !(0.0..=1.0).contains(&n) {
+            let path = key_path.render();
             self.error(
                 &node.span,
-                key_path,
-                format!("`{}` must be between 0 and 1, found {n}", leaf(key_path)),
+                &path,
+                format!("`{}` must be between 0 and 1, found {n}", leaf(&path)),
             )
             .help("write a fraction: 0.8 means 80%");
             return None;
@@ -662,22 +721,24 @@ impl<'a> FileCx<'a> {
         Some(n)
     }
 
-    pub fn non_negative(&mut self, node: &Node, key_path: &str) -> Option<f64> {
+    pub fn non_negative<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<f64> {
         self.number_in(node, key_path, 0.0, f64::INFINITY, "zero or more")
     }
 
     /// An integer `>= min` that fits `u32`.
-    pub fn count(&mut self, node: &Node, key_path: &str, min: u32) -> Option<u32> {
+    pub fn count<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>, min: u32) -> Option<u32> {
+        let key_path = key_path.into();
         let i = self.int(node, key_path)?;
         match u32::try_from(i) {
             Ok(n) if n >= min => Some(n),
             _ => {
+                let path = key_path.render();
                 self.error(
                     &node.span,
-                    key_path,
+                    &path,
                     format!(
                         "`{}` must be an integer of at least {min}, found {i}",
-                        leaf(key_path)
+                        leaf(&path)
                     ),
                 );
                 None
@@ -685,28 +746,41 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    pub fn table<'n, 'v>(&mut self, node: &'n Node<'v>, key_path: &str) -> Option<&'n [Entry<'v>]> {
+    pub fn table<'n, 'v, 'k>(
+        &mut self,
+        node: &'n Node<'v>,
+        key_path: impl Into<Kp<'k>>,
+    ) -> Option<&'n [Entry<'v>]> {
         match &node.kind {
             NodeKind::Table(t) => Some(t),
             _ => {
-                self.wrong_type(node, key_path, "a table");
+                self.wrong_type(node, key_path.into(), "a table");
                 None
             }
         }
     }
 
-    pub fn array<'n, 'v>(&mut self, node: &'n Node<'v>, key_path: &str) -> Option<&'n [Node<'v>]> {
+    pub fn array<'n, 'v, 'k>(
+        &mut self,
+        node: &'n Node<'v>,
+        key_path: impl Into<Kp<'k>>,
+    ) -> Option<&'n [Node<'v>]> {
         match &node.kind {
             NodeKind::Array(items) => Some(items),
             _ => {
-                self.wrong_type(node, key_path, "an array");
+                self.wrong_type(node, key_path.into(), "an array");
                 None
             }
         }
     }
 
     /// A string or an array of strings.
-    pub fn string_list(&mut self, node: &Node, key_path: &str) -> Option<Vec<String>> {
+    pub fn string_list<'k>(
+        &mut self,
+        node: &Node,
+        key_path: impl Into<Kp<'k>>,
+    ) -> Option<Vec<String>> {
+        let key_path = key_path.into();
         match &node.kind {
             NodeKind::Str(s) => Some(vec![s.to_string()]),
             NodeKind::Array(items) => {
@@ -717,16 +791,13 @@ impl<'a> FileCx<'a> {
                         NodeKind::Str(s) => out.push(s.to_string()),
                         _ => {
                             ok = false;
-                            let p = index(key_path, i);
-                            self.error(
-                                &item.span,
-                                &p,
-                                format!(
-                                    "`{}` must hold only strings, found {}",
-                                    leaf(key_path),
-                                    item.type_name()
-                                ),
+                            let path = key_path.render();
+                            let msg = format!(
+                                "`{}` must hold only strings, found {}",
+                                leaf(&path),
+                                item.type_name()
                             );
+                            self.error(&item.span, &index(&path, i), msg);
                         }
                     }
                 }
@@ -740,7 +811,8 @@ impl<'a> FileCx<'a> {
     }
 
     /// Reports every key of `entries` not in `known`, with a did-you-mean.
-    pub fn check_keys(&mut self, entries: &[Entry], known: &[&str], base: &str) {
+    pub fn check_keys<'k>(&mut self, entries: &[Entry], known: &[&str], base: impl Into<Kp<'k>>) {
+        let base = base.into();
         for e in entries {
             if known.contains(&e.key()) {
                 continue;
@@ -749,8 +821,8 @@ impl<'a> FileCx<'a> {
         }
     }
 
-    pub fn unknown_key(&mut self, e: &Entry, known: &[&str], base: &str) {
-        let path = join(base, &e.key);
+    pub fn unknown_key<'k>(&mut self, e: &Entry, known: &[&str], base: impl Into<Kp<'k>>) {
+        let path = join(&base.into().render(), &e.key);
         match did_you_mean(&e.key, known) {
             Some(s) => {
                 self.error(
@@ -797,8 +869,10 @@ pub(crate) fn parse_toml<'t>(
     let mut cx = FileCx::new(file, diags);
     // The parser recovers and goes on, but errors after the first on a line are usually
     // echoes of it: keep one per line, in file order.
-    let mut errors: Vec<(Range<usize>, String)> =
-        errors.iter().map(|e| (e.span().unwrap_or(0..0), e.message().trim_end().to_string())).collect();
+    let mut errors: Vec<(Range<usize>, String)> = errors
+        .iter()
+        .map(|e| (e.span().unwrap_or(0..0), e.message().trim_end().to_string()))
+        .collect();
     errors.sort_by_key(|(span, _)| span.start);
     let mut last_line = 0;
     for (span, message) in errors {
@@ -808,12 +882,8 @@ pub(crate) fn parse_toml<'t>(
         }
         last_line = line;
         let e = message;
-        cx.error(
-            &span,
-            "",
-            format!("invalid TOML: {e}"),
-        )
-        .help("fix the syntax; see https://toml.io");
+        cx.error(&span, "", format!("invalid TOML: {e}"))
+            .help("fix the syntax; see https://toml.io");
     }
     cx.finish();
     None

@@ -12,6 +12,10 @@ use crate::assert::{single_line, usd};
 use crate::config::{BudgetPolicy, GatePolicy, Settings, Suite};
 use crate::runner::{ScenarioResult, ScenarioStatus};
 
+/// Where the pass-rate threshold comes from when no file sets one.
+const BUILT_IN_PASS_RATE: &str =
+    "built-in default: every scenario passes (set gate.min_pass_rate to allow failures)";
+
 /// At most this many scenarios are named in one gate reason; the rest are counted.
 const NAMED_IN_REASON: usize = 5;
 
@@ -289,11 +293,11 @@ impl<'a> SuitePairs<'a> {
             (Some(v), Some(c)) => Some((v, c.source.clone())),
             _ => default.map(|v| (v, gate_source.clone())),
         };
-        if let Some((required, source)) =
-            pick(config.and_then(|c| c.min_pass_rate), gate.min_pass_rate)
-        {
-            threshold_checks.push(threshold("min_pass_rate", required, head.pass_rate, source));
-        }
+        // With no pass-rate threshold anywhere, every evaluated scenario must pass: a failing
+        // scenario never leaves the gate green silently.
+        let (required, source) = pick(config.and_then(|c| c.min_pass_rate), gate.min_pass_rate)
+            .unwrap_or((1.0, BUILT_IN_PASS_RATE.to_string()));
+        threshold_checks.push(threshold("min_pass_rate", required, head.pass_rate, source));
         if let Some((required, source)) =
             pick(config.and_then(|c| c.min_mean_score), gate.min_mean_score)
         {
@@ -828,15 +832,52 @@ mod tests {
         }
     }
 
+    /// The regression machinery alone: a pass-rate threshold of 0 so that only the comparison
+    /// with the baseline can fail the gate.
     fn run(head: &[ScenarioResult], base: Option<&[ScenarioResult]>) -> Verdict {
         decide(
             head,
             base,
             &[],
-            &GatePolicy::default(),
+            &GatePolicy {
+                min_pass_rate: Some(0.0),
+                ..GatePolicy::default()
+            },
             &BudgetPolicy::default(),
             BudgetReport::default(),
         )
+    }
+
+    // Regression: with no `min_pass_rate` anywhere, a suite whose scenarios all failed
+    // printed "gate: passed" and exited 0.
+    #[test]
+    fn without_any_threshold_every_scenario_must_pass() {
+        let head = suite(&[true, false], "capitals", 0.0);
+        let v = decide(
+            &head,
+            None,
+            &[],
+            &GatePolicy::default(),
+            &BudgetPolicy::default(),
+            BudgetReport::default(),
+        );
+        assert!(!v.gate.pass);
+        let reason = v.gate.failures().next().expect("a reason");
+        assert!(
+            reason.policy.contains("built-in default"),
+            "{}",
+            reason.policy
+        );
+        let all_pass = suite(&[true, true], "capitals", 0.0);
+        let v = decide(
+            &all_pass,
+            None,
+            &[],
+            &GatePolicy::default(),
+            &BudgetPolicy::default(),
+            BudgetReport::default(),
+        );
+        assert!(v.gate.pass);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! allows or blocks a merge. Plain synchronous code; formulas in `docs/statistics.md`.
 
 mod gate;
+mod redact;
 pub mod stats;
 mod verdict;
 
 pub use gate::{SuiteGateConfig, decide};
+pub use redact::Redactor;
 
 pub use verdict::{
     BudgetReport, ChangeKind, ChangeStatus, GateDecision, GateLevel, GateReason, GateReasonKind,

@@ -243,7 +243,8 @@ pub struct SuiteComparison {
     /// Head cost minus base cost, on the paired scenarios (so adding a scenario is not a
     /// price change). `None` without pairs.
     pub cost_delta_usd: Option<f64>,
-    /// `cost_delta_usd / base cost`; `None` without a base or when the base cost is 0.
+    /// `cost_delta_usd / base cost`, in percent (10.0 = 10 %, as `max_cost_increase_pct`);
+    /// `None` without a base or when the base cost is 0.
     pub cost_delta_pct: Option<f64>,
     /// Head cost-per-resolution minus base's, when both exist.
     pub cpr_delta: Option<f64>,
@@ -322,6 +323,8 @@ pub enum GateReasonKind {
     Snapshot,
     /// Scenarios skipped without an output (offline with no recording): a warning.
     Skipped,
+    /// The run was interrupted (Ctrl-C) before every scenario finished.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,7 +411,7 @@ pub struct Verdict {
     /// gate compares); `None` without a baseline or pairs.
     #[serde(default)]
     pub cost_delta_usd: Option<f64>,
-    /// The same as a percentage of the base cost; `None` when the base cost is 0.
+    /// The same in percent of the base cost (10.0 = 10 %); `None` when the base cost is 0.
     #[serde(default)]
     pub cost_delta_pct: Option<f64>,
 }

@@ -314,7 +314,7 @@ fn cost_cell(s: &SuiteComparison) -> String {
             if let Some(d) = s.cost_delta_usd.filter(|d| d.is_finite()) {
                 let _ = write!(cell, "<br>{}", signed_usd(d));
                 if let Some(p) = s.cost_delta_pct.filter(|p| p.is_finite()) {
-                    let _ = write!(cell, " ({:+.1}%)", p * 100.0);
+                    let _ = write!(cell, " ({p:+.1}%)");
                 }
             }
             cell
@@ -515,7 +515,7 @@ fn budget_and_spend(out: &mut String, verdict: &Verdict) {
                 signed_usd(d)
             );
             if let Some(p) = verdict.cost_delta_pct.filter(|p| p.is_finite()) {
-                let _ = write!(out, " ({:+.1}%)", p * 100.0);
+                let _ = write!(out, " ({p:+.1}%)");
             }
             out.push_str(".\n");
         }
@@ -790,7 +790,7 @@ mod tests {
             pass_rate: sig(ChangeStatus::Regressed, -0.15, Some(0.0042), None),
             score: sig(ChangeStatus::Regressed, -0.12, Some(0.012), None),
             cost_delta_usd: Some(0.0030),
-            cost_delta_pct: Some(0.25),
+            cost_delta_pct: Some(25.0),
             cpr_delta: Some(0.0150 / 30.0 - 0.0120 / 36.0),
             threshold_checks: vec![ThresholdCheck {
                 name: "min_pass_rate".into(),
@@ -809,7 +809,7 @@ mod tests {
             pass_rate: sig(ChangeStatus::Inconclusive, 0.0, Some(0.5), Some(0.18)),
             score: sig(ChangeStatus::NoChange, 0.0, None, None),
             cost_delta_usd: Some(0.15),
-            cost_delta_pct: Some(0.30),
+            cost_delta_pct: Some(30.0),
             cpr_delta: Some(0.03),
             threshold_checks: vec![],
         };
@@ -861,7 +861,7 @@ mod tests {
             tolerance: 0.02,
             alpha: 0.05,
             cost_delta_usd: Some(0.1530),
-            cost_delta_pct: Some(0.2988),
+            cost_delta_pct: Some(29.88),
         }
     }
 

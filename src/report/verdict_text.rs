@@ -75,7 +75,7 @@ fn suite_block(c: &SuiteComparison) -> String {
         format!("{:+.3}, {}", c.score.delta, c.score.status.name())
     ));
     let cost_change = match (c.cost_delta_usd, c.cost_delta_pct) {
-        (Some(d), Some(p)) => format!("{d:+.6} ({:+.1}%)", p * 100.0),
+        (Some(d), Some(p)) => format!("{d:+.6} ({p:+.1}%)"),
         (Some(d), None) => format!("{d:+.6}"),
         _ => "-".into(),
     };
@@ -167,4 +167,44 @@ pub fn render(verdict: &Verdict) -> String {
     ));
     out.push_str(&gate_lines(&verdict.gate));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BudgetPolicy, GatePolicy};
+    use crate::report::fixture::{check, sample, scenario};
+    use crate::runner::OutputSource;
+
+    // Regression: the cost change was shown 100x too large ("+2000.0%" for +20 %), because the
+    // verdict's percentage was multiplied by 100 again here and in the Markdown comment.
+    #[test]
+    fn cost_change_is_shown_in_percent_once() {
+        let one = |cost: f64| {
+            let mut s = sample(
+                0,
+                OutputSource::Called,
+                Some("ok"),
+                vec![check("contains", true, "ok")],
+            );
+            s.cost_usd = cost;
+            let mut r = scenario("s", "a", vec![s]);
+            r.cost_usd = cost;
+            r
+        };
+        let base = vec![one(1.0)];
+        let head = vec![one(1.2)];
+        let verdict = crate::policy::decide(
+            &head,
+            Some(&base),
+            &[],
+            &GatePolicy::default(),
+            &BudgetPolicy::default(),
+            Default::default(),
+        );
+        let text = render(&verdict);
+        assert!(text.contains("(+20.0%)"), "{text}");
+        let md = crate::report::render_comment(&verdict, &Default::default());
+        assert!(md.contains("+20.0%") && !md.contains("2000.0%"), "{md}");
+    }
 }

@@ -22,7 +22,7 @@ use crate::cache::{
     judge_fingerprint,
 };
 use crate::config::{Price, Project, Scenario, Suite};
-use crate::policy::BudgetReport;
+use crate::policy::{BudgetReport, Redactor};
 use crate::provider::price::{PriceTable, cost_usd};
 use crate::provider::{ChatRequest, Client, Usage};
 use crate::snapshot::ReplaySource;
@@ -50,6 +50,8 @@ pub struct RunOutcome {
     pub budget: BudgetReport,
     pub spent_usd: f64,
     pub interrupted: bool,
+    /// Scenarios selected but not finished (an interrupted run).
+    pub unfinished: usize,
 }
 
 /// Where recorded outputs come from.
@@ -66,6 +68,7 @@ struct Shared {
     prices: HashMap<String, Option<Price>>,
     providers: BTreeMap<String, ProviderFingerprint>,
     judge_retries: u32,
+    redactor: Redactor,
     cancelled: AtomicBool,
     warnings: Mutex<Vec<String>>,
 }
@@ -132,6 +135,7 @@ pub async fn execute(
     let mut judge_queue: VecDeque<Work> = VecDeque::new();
     let mut not_run: Vec<(String, String)> = Vec::new();
 
+    let redactor = Redactor::new(&settings.redact).map_err(crate::Error::Usage)?;
     let shared = Arc::new(Shared {
         project: project.clone(),
         cache: recordings.cache.clone(),
@@ -140,6 +144,7 @@ pub async fn execute(
         prices,
         providers,
         judge_retries: options.judge_retries,
+        redactor,
         cancelled: AtomicBool::new(false),
         warnings: Mutex::new(Vec::new()),
     });
@@ -157,6 +162,12 @@ pub async fn execute(
         } else {
             lookup_recording(&recordings, &job, observer)
         };
+        let recorded = recorded.map(|mut rec| {
+            if let std::borrow::Cow::Owned(clean) = shared.redactor.apply(&rec.output) {
+                rec.output = clean;
+            }
+            rec
+        });
         let key = (job.suite_index, job.scenario_index);
         match recorded {
             Some(rec) => {
@@ -281,7 +292,11 @@ pub async fn execute(
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 shared.cancelled.store(true, Ordering::SeqCst);
-                observer.warning("interrupted: finishing calls in flight, issuing no new ones; finished results are saved");
+                // Calls in flight are abandoned: their answers would come too late to matter.
+                for h in &handles {
+                    h.abort();
+                }
+                observer.warning("interrupted: stopping now; every finished scenario is saved");
             }
         }
     }
@@ -320,6 +335,7 @@ pub async fn execute(
             stopped: shared.budget.stopped(),
             not_run,
         },
+        unfinished: expected.len().saturating_sub(finished.len()),
         results: finished,
         spent_usd: spent,
         interrupted,
@@ -602,10 +618,24 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         Some(r) => shared.budget.settle(r, actual.unwrap_or(0.0)),
         None => shared.budget.record(&suite.name, actual.unwrap_or(0.0)),
     }
-    let completion = match completion {
+    let mut completion = match completion {
         Ok(c) => c,
-        Err(e) => return (key, error_sample(&job, e.to_string(), 0.0), None),
+        Err(e) => {
+            return (
+                key,
+                error_sample(
+                    &job,
+                    shared.redactor.apply(&e.to_string()).into_owned(),
+                    0.0,
+                ),
+                None,
+            );
+        }
     };
+    // Redact before the output is scored, cached or written anywhere.
+    if let std::borrow::Cow::Owned(clean) = shared.redactor.apply(&completion.text) {
+        completion.text = clean;
+    }
     let latency_ms = completion.latency.as_millis() as u64;
     if let Some(cache) = &shared.cache {
         let entry = CachedResponse {
@@ -802,7 +832,8 @@ async fn judge_one(
         usage += reply.usage;
         cost += call_cost;
         match assert::parse_judge_reply(&reply.text) {
-            Ok(verdict) => {
+            Ok(mut verdict) => {
+                verdict.reason = shared.redactor.apply(&verdict.reason).into_owned();
                 if let Some(cache) = &shared.cache {
                     let entry = CachedJudgment {
                         pass: verdict.pass,

@@ -95,6 +95,11 @@ impl TestProject {
         write_file(&self.path().join(rel), text);
     }
 
+    /// The file's text, `None` when it does not exist (yet).
+    pub fn read_opt(&self, rel: &str) -> Option<String> {
+        std::fs::read_to_string(self.path().join(rel)).ok()
+    }
+
     pub fn read(&self, rel: &str) -> String {
         let path = self.path().join(rel);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
