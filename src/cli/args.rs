@@ -61,7 +61,7 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
-    /// Render a results file as Markdown, JUnit or JSON
+    /// Render a results file as Markdown, JUnit, JSON or text
     Report(ReportArgs),
     /// Post or update the sticky pull-request comment
     Comment(CommentArgs),
@@ -243,6 +243,7 @@ pub struct CommentArgs {
     /// Keeps one comment per tag, so two workflows keep two comments
     #[arg(long, default_value = "evalgit")]
     pub tag: String,
+    /// update: edit this tag's comment (or create it); new: always a new comment; off: post nothing
     #[arg(long, value_enum, default_value_t = CommentModeArg::Update)]
     pub mode: CommentModeArg,
     /// owner/repo [default: $GITHUB_REPOSITORY]
@@ -267,8 +268,10 @@ pub struct MergeArgs {
     /// The merged results file
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: PathBuf,
+    /// Also write JUnit XML of the merged results here
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+    /// Also write the Markdown report of the merged results here
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
 }

@@ -53,12 +53,19 @@ impl Global {
     }
 }
 
-pub fn init(_global: &Global, dir: Option<PathBuf>) -> Result<ExitCode, Error> {
-    let dir = match dir {
+pub fn init(global: &Global, dir: Option<PathBuf>) -> Result<ExitCode, Error> {
+    // `evalgit init DIR`, else `-C DIR`, else the current directory.
+    let dir = match dir.or_else(|| global.root.clone()) {
         Some(d) => d,
         None => std::env::current_dir()
             .map_err(|e| Error::io("cannot read the current directory", e))?,
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a file, not a directory: name a directory for the new project",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(&dir).map_err(|e| Error::io_path("create", &dir, e))?;
     let written = config::write_starter(&dir)?;
     for path in &written {

@@ -54,8 +54,8 @@ impl GitRepo {
     /// The repository containing `path` (searching upwards).
     pub fn discover(path: &Path) -> Result<GitRepo, Error> {
         let repo = gix::discover(path).map_err(|e| {
-            Error::Git(format!(
-                "not a git repository: {} ({e}) (evalgit plan --base needs one)",
+            Error::Usage(format!(
+                "not a git repository: {} ({e}): `evalgit plan`, `evalgit diff` and `run --affected-since` compare git revisions; run `git init` and commit, or use `evalgit diff --base-results FILE`",
                 path.display()
             ))
         })?;
@@ -357,14 +357,16 @@ fn list_in_tree(
 
 /// `rev` peeled to a commit, with an error that says what to do.
 fn resolve_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, Error> {
+    // A revision the user typed that does not resolve is a usage error (exit 2), not an
+    // internal one.
     let unknown = |e: &dyn std::fmt::Display| {
-        Error::Git(format!(
+        Error::Usage(format!(
             "unknown revision `{rev}`: {e} (if it is a remote branch or a commit you do not have yet, run `git fetch`; in GitHub Actions check out with `fetch-depth: 0`)"
         ))
     };
     let trimmed = rev.trim();
     if trimmed.is_empty() {
-        return Err(Error::Git(
+        return Err(Error::Usage(
             "empty revision: name a branch, tag or commit (e.g. origin/main)".into(),
         ));
     }
@@ -372,7 +374,7 @@ fn resolve_commit(repo: &gix::Repository, rev: &str) -> Result<ObjectId, Error> 
     let object = id.object().map_err(|e| unknown(&e))?;
     let commit = object
         .peel_to_commit()
-        .map_err(|e| Error::Git(format!("revision `{rev}` does not name a commit: {e}")))?;
+        .map_err(|e| Error::Usage(format!("revision `{rev}` does not name a commit: {e}")))?;
     Ok(commit.id)
 }
 
@@ -648,7 +650,7 @@ mod tests {
                 .to_string(),
         };
         assert!(
-            err.contains("not a git repository") && err.contains("evalgit plan --base"),
+            err.contains("not a git repository") && err.contains("git init"),
             "{err}"
         );
     }
