@@ -2303,3 +2303,97 @@ fn ctrl_c_keeps_finished_results_and_fails_the_gate() {
     let summary = r.summary.as_ref().expect("summary line");
     assert_eq!(summary["interrupted"], true);
 }
+
+// Issue 6, "done when": a pull request with a regression and a cost increase produces JUnit
+// that parses, a comment body that shows both deltas correctly, and exactly one comment on
+// the (mock) GitHub API after two runs.
+#[test]
+fn pull_request_with_a_regression_and_a_cost_increase_end_to_end() {
+    let mut rules = diff_rules();
+    for (country, _) in CAPITALS {
+        rules.insert(
+            0,
+            Rule::matching(format!("v5 capital of {country}")).reply(format!(
+                "I am really not sure which city is the capital of {country}, sorry about that"
+            )),
+        );
+    }
+    let mock = Mock::with_rules(rules);
+    let (p, base) = diff_repo(&mock);
+    p.write("prompts/capitals.txt", "v5 capital of {{ country }}?");
+    let out = p.run(&[
+        "diff",
+        &base,
+        "--junit",
+        "junit.xml",
+        "--markdown",
+        "body.md",
+        "--json-out",
+        "verdict.json",
+    ]);
+    out.expect_code(1);
+
+    // JUnit parses and reports every scenario as a failure (not an error).
+    let xml = p.read("junit.xml");
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit parses");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 10);
+    assert!(
+        cases
+            .iter()
+            .all(|c| c.children().any(|f| f.has_tag_name("failure"))),
+        "{xml}"
+    );
+
+    // The comment shows the pass-rate drop and the cost increase, as the verdict computed them.
+    let verdict: Value = serde_json::from_str(&p.read("verdict.json")).expect("verdict JSON");
+    let pct = verdict["cost_delta_pct"].as_f64().expect("cost delta %");
+    assert!(pct > 10.0, "the mock's longer replies cost more: {pct}");
+    let body = p.read("body.md");
+    assert!(
+        body.contains(&format!("{pct:+.1}%")),
+        "cost delta {pct:+.1}% in:\n{body}"
+    );
+    assert!(
+        body.contains("-100.0 pp") || body.contains("−100.0 pp"),
+        "pass-rate delta in:\n{body}"
+    );
+    assert!(
+        body.contains("max_cost_increase_pct"),
+        "the cost policy is named:\n{body}"
+    );
+    assert!(
+        body.contains("france"),
+        "newly failing scenarios are listed:\n{body}"
+    );
+
+    // Two comment runs leave one comment.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gh = rt.block_on(evalgit::github::mock_api::MockGitHub::start(GH_TOKEN));
+    for _ in 0..2 {
+        let mut cmd = p.command(&[
+            "comment",
+            "--body-file",
+            "body.md",
+            "--api-url",
+            &gh.url,
+            "--repo",
+            "o/r",
+            "--pr",
+            "7",
+        ]);
+        cmd.env("GITHUB_TOKEN", GH_TOKEN);
+        let out = support::output_of(cmd);
+        out.expect_code(0);
+    }
+    let comments = gh.comments(7);
+    assert_eq!(comments.len(), 1, "{comments:#?}");
+    assert!(comments[0].1.contains(&format!("{pct:+.1}%")));
+}
