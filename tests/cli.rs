@@ -2397,3 +2397,52 @@ fn pull_request_with_a_regression_and_a_cost_increase_end_to_end() {
     assert_eq!(comments.len(), 1, "{comments:#?}");
     assert!(comments[0].1.contains(&format!("{pct:+.1}%")));
 }
+
+// Regression: `evalgit -C DIR init` wrote into the current directory, and `init FILE` failed
+// with an internal error (exit 4).
+#[test]
+fn init_honours_the_root_flag_and_refuses_a_file() {
+    let p = TestProject::new();
+    let target = p.path().join("new/project");
+    let out = p.run(&["-C", target.to_str().expect("utf-8 path"), "init"]);
+    out.expect_code(0);
+    assert!(target.join("evalgit.toml").is_file());
+    assert!(!p.exists("evalgit.toml"));
+    p.write("a-file", "x");
+    let out = p.run(&["init", "a-file"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("is a file, not a directory"),
+        "{}",
+        out.all()
+    );
+}
+
+// Comparing revisions outside a git repository, or with a revision that does not exist, is
+// the user's mistake (exit 2) with a message that says what to do.
+#[test]
+fn revisions_that_cannot_be_read_are_usage_errors() {
+    let mock = Mock::with_rules(capital_rules());
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file(
+            "evals/capitals.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..1]),
+        );
+    let out = p.run(&["plan", "--base", "main"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("not a git repository") && out.stderr.contains("git init"),
+        "{}",
+        out.all()
+    );
+    let p = p.git_init();
+    p.commit("first");
+    let out = p.run(&["diff", "no-such-branch"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("unknown revision `no-such-branch`"),
+        "{}",
+        out.all()
+    );
+}
