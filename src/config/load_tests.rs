@@ -321,6 +321,13 @@ fn suite_errors_are_located() {
             "scenario[0].vars",
         ),
         (
+            "variable outside vars",
+            suite("[[scenario]]\nid = \"a\"\ncountry = \"France\"\n"),
+            "`country` is used by the prompt as a variable, so it belongs inside `vars`",
+            "evals/s.toml:6:1",
+            "scenario[0].country",
+        ),
+        (
             "duplicate id",
             suite(
                 "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n\n[[scenario]]\nid = \"a\"\nvars = { country = \"Y\" }\n",
@@ -672,6 +679,20 @@ vars = { country = "Japan", assert = [{ type = "contains", value = "Tokyo" }] }
 }
 
 #[test]
+fn variable_outside_vars_is_one_error() {
+    let text = suite(
+        "[[scenario]]\nid = \"a\"\ncountry = \"France\"\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+    );
+    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text)]);
+    assert_eq!(
+        diagnostics(&result).errors().count(),
+        1,
+        "{}",
+        diagnostics(&result)
+    );
+}
+
+#[test]
 fn warnings_do_not_fail_loading() {
     let text = suite("[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n");
     let result = load_files(&[
@@ -902,7 +923,17 @@ fn profile_and_env_precedence() {
         ("evals/s.toml", "provider = \"local\"\nprompt = \"hi\"\n"),
     ];
     // (profile flag, env, expected model, max_run_usd, min_pass_rate, max_concurrency, base_url)
-    let cases: &[(Option<&str>, &[(&str, &str)], &str, f64, f64, usize, &str)] = &[
+    /// (profile flag, env, model, max_run_usd, min_pass_rate, max_concurrency, base_url)
+    type Case<'a> = (
+        Option<&'a str>,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        f64,
+        f64,
+        usize,
+        &'a str,
+    );
+    let cases: &[Case<'_>] = &[
         (None, &[], "small", 1.0, 0.8, 2, "http://127.0.0.1:8080/v1"),
         (
             Some("ci"),
@@ -1098,7 +1129,10 @@ fn jsonl_errors_carry_file_and_line() {
             "data/c.jsonl:4:1",
             "each line must be a JSON object, found an array",
         ),
-        ("data/c.jsonl:5:53", "unknown key `ideal`"),
+        (
+            "data/c.jsonl:5:53",
+            "unknown key `ideal` (did you mean `assert`?)",
+        ),
         (
             "data/c.jsonl:5:8",
             "duplicate scenario id `a` (first defined at line 1)",
@@ -1279,4 +1313,17 @@ fn many_scenarios_load_quickly() {
     for s in &project.suites[0].scenarios {
         assert!(compiled.render(&s.vars).is_ok());
     }
+}
+
+#[test]
+fn find_root_walks_up_to_the_settings_file() {
+    let Ok(dir) = tempfile::tempdir() else {
+        panic!("tempdir")
+    };
+    let nested = dir.path().join("evals").join("deep");
+    assert!(std::fs::create_dir_all(&nested).is_ok());
+    assert_eq!(find_root(&nested), None);
+    assert!(std::fs::write(dir.path().join(SETTINGS_FILE), SETTINGS).is_ok());
+    assert_eq!(find_root(&nested).as_deref(), Some(dir.path()));
+    assert_eq!(find_root(dir.path()).as_deref(), Some(dir.path()));
 }

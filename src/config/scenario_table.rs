@@ -68,9 +68,24 @@ impl ScenarioSink<'_> {
         id_rule: IdRule,
     ) {
         let mut ok = true;
-        cx.check_keys(entries, SCENARIO_KEYS, path);
-        if entries.iter().any(|e| !SCENARIO_KEYS.contains(&e.key())) {
+        // Unknown keys; one the prompt uses is a variable written outside `vars`.
+        let mut misplaced_vars: Vec<&str> = Vec::new();
+        for e in entries.iter().filter(|e| !SCENARIO_KEYS.contains(&e.key())) {
             ok = false;
+            if self.referenced.contains(e.key()) {
+                misplaced_vars.push(e.key());
+                let msg = format!(
+                    "`{}` is used by the prompt as a variable, so it belongs inside `vars`",
+                    e.key
+                );
+                cx.error(&e.key_span, &join(&path.render(), &e.key), msg)
+                    .help(format!(
+                        "write `vars = {{ {} = ... }}`; keys outside `vars` are scenario settings",
+                        e.key
+                    ));
+            } else {
+                cx.unknown_key(e, SCENARIO_KEYS, path);
+            }
         }
         let line = cx.file.line_of(span.start);
         let id = match (get(entries, "id"), id_rule) {
@@ -168,7 +183,7 @@ impl ScenarioSink<'_> {
             let missing: Vec<&String> = self
                 .referenced
                 .iter()
-                .filter(|v| !vars.contains_key(*v))
+                .filter(|v| !vars.contains_key(*v) && !misplaced_vars.contains(&v.as_str()))
                 .collect();
             if !missing.is_empty() {
                 let at = get(entries, "vars")
@@ -189,8 +204,17 @@ impl ScenarioSink<'_> {
                 let at = assert_entry
                     .map(|e| e.key_span.clone())
                     .unwrap_or(span.clone());
-                cx.warning(&at, path, format!("scenario `{name}` has no assertions, so it always passes"))
-                    .help("add `assert = [{ type = \"contains\", value = \"...\" }]`, or checks for every scenario under `[defaults] assert`");
+                let help = if cx.file.path.extension().is_some_and(|e| e == "csv") {
+                    "a CSV row holds variables only: put checks for every row under `[defaults] assert` in the suite"
+                } else {
+                    "add `assert = [{ type = \"contains\", value = \"...\" }]`, or checks for every scenario under `[defaults] assert`"
+                };
+                cx.warning(
+                    &at,
+                    path,
+                    format!("scenario `{name}` has no assertions, so it always passes"),
+                )
+                .help(help);
             }
         }
         if let (true, Some(id)) = (ok, id) {

@@ -111,61 +111,61 @@ pub(crate) fn read_settings(
             }
         }
     }
-    if let Some(e) = get(entries, "evals_dir") {
-        if let Some(p) = relative_path(cx, &e.value, "evals_dir") {
-            out.settings.evals_dir = p;
-        }
+    if let Some(e) = get(entries, "evals_dir")
+        && let Some(p) = relative_path(cx, &e.value, "evals_dir")
+    {
+        out.settings.evals_dir = p;
     }
-    if let Some(e) = get(entries, "snapshots_dir") {
-        if let Some(p) = relative_path(cx, &e.value, "snapshots_dir") {
-            out.settings.snapshots_dir = p;
-        }
+    if let Some(e) = get(entries, "snapshots_dir")
+        && let Some(p) = relative_path(cx, &e.value, "snapshots_dir")
+    {
+        out.settings.snapshots_dir = p;
     }
-    if let Some(e) = get(entries, "judge") {
-        if let Some(j) = cx.non_empty_str(&e.value, "judge") {
-            out.settings.judge = Some(j.to_string());
-            out.judge_origin = Some(Origin::File(e.value.span.clone(), "judge".into()));
-        }
+    if let Some(e) = get(entries, "judge")
+        && let Some(j) = cx.non_empty_str(&e.value, "judge")
+    {
+        out.settings.judge = Some(j.to_string());
+        out.judge_origin = Some(Origin::File(e.value.span.clone(), "judge".into()));
     }
-    if let Some(e) = get(entries, "providers") {
-        if let Some(providers) = cx.table(&e.value, "providers") {
-            for p in providers {
-                out.declared_providers.insert(p.key.to_string());
-                let path = join("providers", &p.key);
-                if !valid_name(&p.key) {
-                    cx.error(
-                        &p.key_span,
-                        &path,
-                        format!(
-                            "provider name `{}` may only use letters, digits, `_` and `-`",
-                            p.key
-                        ),
-                    )
-                    .help("the name is used in EVALGIT_PROVIDER_<NAME>_* variables and in reports");
-                    continue;
-                }
-                let Some(table) = cx.table(&p.value, &path) else {
-                    continue;
-                };
-                let kind = match get(table, "kind") {
-                    Some(k) => read_kind(cx, &k.value, &join(&path, "kind")),
-                    None => {
-                        cx.error(
-                            &p.value.span,
-                            &path,
-                            format!("provider `{}` has no `kind`", p.key),
-                        )
-                        .help(format!("add `kind = \"openai\"` (one of {KINDS})"));
-                        None
-                    }
-                };
-                let Some(kind) = kind else { continue };
-                let mut config = ProviderConfig::new(p.key.to_string(), kind);
-                apply_provider(cx, table, &path, &mut config);
-                out.provider_origins
-                    .insert(p.key.to_string(), Origin::File(p.value.span.clone(), path));
-                out.settings.providers.insert(p.key.to_string(), config);
+    if let Some(e) = get(entries, "providers")
+        && let Some(providers) = cx.table(&e.value, "providers")
+    {
+        for p in providers {
+            out.declared_providers.insert(p.key.to_string());
+            let path = join("providers", &p.key);
+            if !valid_name(&p.key) {
+                cx.error(
+                    &p.key_span,
+                    &path,
+                    format!(
+                        "provider name `{}` may only use letters, digits, `_` and `-`",
+                        p.key
+                    ),
+                )
+                .help("the name is used in EVALGIT_PROVIDER_<NAME>_* variables and in reports");
+                continue;
             }
+            let Some(table) = cx.table(&p.value, &path) else {
+                continue;
+            };
+            let kind = match get(table, "kind") {
+                Some(k) => read_kind(cx, &k.value, &join(&path, "kind")),
+                None => {
+                    cx.error(
+                        &p.value.span,
+                        &path,
+                        format!("provider `{}` has no `kind`", p.key),
+                    )
+                    .help(format!("add `kind = \"openai\"` (one of {KINDS})"));
+                    None
+                }
+            };
+            let Some(kind) = kind else { continue };
+            let mut config = ProviderConfig::new(p.key.to_string(), kind);
+            apply_provider(cx, table, &path, &mut config);
+            out.provider_origins
+                .insert(p.key.to_string(), Origin::File(p.value.span.clone(), path));
+            out.settings.providers.insert(p.key.to_string(), config);
         }
     }
     if let Some(e) = get(entries, "prices") {
@@ -180,22 +180,22 @@ pub(crate) fn read_settings(
     if let Some(e) = get(entries, "redact") {
         apply_redact(cx, &e.value, "redact", &mut out.settings);
     }
-    if let Some(e) = get(entries, "profile") {
-        if let Some(profiles) = cx.table(&e.value, "profile") {
-            out.profile_names = profiles.iter().map(|p| p.key.to_string()).collect();
-            let base = out.clone();
-            for p in profiles {
-                let path = join("profile", &p.key);
-                let Some(table) = cx.table(&p.value, &path) else {
-                    continue;
-                };
-                // Every profile is applied to a copy of the base, so all are checked; only
-                // the selected one is kept.
-                let mut merged = base.clone();
-                apply_profile(cx, table, &path, &mut merged);
-                if profile == Some(p.key()) {
-                    out = merged;
-                }
+    if let Some(e) = get(entries, "profile")
+        && let Some(profiles) = cx.table(&e.value, "profile")
+    {
+        out.profile_names = profiles.iter().map(|p| p.key.to_string()).collect();
+        let base = out.clone();
+        for p in profiles {
+            let path = join("profile", &p.key);
+            let Some(table) = cx.table(&p.value, &path) else {
+                continue;
+            };
+            // Every profile is applied to a copy of the base, so all are checked; only
+            // the selected one is kept.
+            let mut merged = base.clone();
+            apply_profile(cx, table, &path, &mut merged);
+            if profile == Some(p.key()) {
+                out = merged;
             }
         }
     }
@@ -591,10 +591,10 @@ fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Set
         ("warn_cost_increase_pct", &mut b.warn_cost_increase_pct),
         ("warn_cost_increase_usd", &mut b.warn_cost_increase_usd),
     ] {
-        if let Some(e) = get(t, key) {
-            if let Some(n) = cx.non_negative(&e.value, &join(base, key)) {
-                *slot = Some(n);
-            }
+        if let Some(e) = get(t, key)
+            && let Some(n) = cx.non_negative(&e.value, &join(base, key))
+        {
+            *slot = Some(n);
         }
     }
 }
@@ -615,10 +615,10 @@ fn apply_gate(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Setti
             .fraction(&e.value, &join(base, "min_mean_score"))
             .or(g.min_mean_score);
     }
-    if let Some(e) = get(t, "tolerance") {
-        if let Some(n) = cx.fraction(&e.value, &join(base, "tolerance")) {
-            g.tolerance = n;
-        }
+    if let Some(e) = get(t, "tolerance")
+        && let Some(n) = cx.fraction(&e.value, &join(base, "tolerance"))
+    {
+        g.tolerance = n;
     }
     if let Some(e) = get(t, "alpha") {
         let path = join(base, "alpha");
@@ -635,10 +635,10 @@ fn apply_gate(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Setti
             }
         }
     }
-    if let Some(e) = get(t, "fail_on_error") {
-        if let Some(b) = cx.bool(&e.value, &join(base, "fail_on_error")) {
-            g.fail_on_error = b;
-        }
+    if let Some(e) = get(t, "fail_on_error")
+        && let Some(b) = cx.bool(&e.value, &join(base, "fail_on_error"))
+    {
+        g.fail_on_error = b;
     }
 }
 
@@ -653,10 +653,10 @@ fn apply_redact(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Set
         ("phones", &mut r.phones),
         ("cards", &mut r.cards),
     ] {
-        if let Some(e) = get(t, key) {
-            if let Some(b) = cx.bool(&e.value, &join(base, key)) {
-                *slot = b;
-            }
+        if let Some(e) = get(t, key)
+            && let Some(b) = cx.bool(&e.value, &join(base, key))
+        {
+            *slot = b;
         }
     }
     if let Some(e) = get(t, "patterns") {
@@ -689,8 +689,7 @@ fn apply_redact(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Set
 pub(crate) fn one_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' '))
-        .last()
+        .rfind(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' '))
         .unwrap_or(s)
         .to_string()
 }

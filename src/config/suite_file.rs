@@ -185,23 +185,22 @@ pub(crate) fn read_suite(
         scenarios: Vec::new(),
         without_asserts: 0,
     };
-    if let Some(e) = get(&entries, "defaults") {
-        if let Some(t) = cx.table(&e.value, "defaults") {
-            cx.check_keys(t, DEFAULTS_KEYS, "defaults");
-            if let Some(v) = get(t, "vars") {
-                match sink.read_vars(&mut cx, &v.value, Kp::S("defaults.vars")) {
-                    Some((vars, _)) => sink.defaults.vars = vars,
-                    // Unknown defaults would make every scenario miss its variables.
-                    None => sink.check_vars = false,
-                }
+    if let Some(e) = get(&entries, "defaults")
+        && let Some(t) = cx.table(&e.value, "defaults")
+    {
+        cx.check_keys(t, DEFAULTS_KEYS, "defaults");
+        if let Some(v) = get(t, "vars") {
+            match sink.read_vars(&mut cx, &v.value, Kp::S("defaults.vars")) {
+                Some((vars, _)) => sink.defaults.vars = vars,
+                // Unknown defaults would make every scenario miss its variables.
+                None => sink.check_vars = false,
             }
-            if let Some(a) = get(t, "assert") {
-                if let Some(list) =
-                    read_assert_list(&mut cx, &a.value, Kp::S("defaults.assert"), &sink.actx)
-                {
-                    sink.defaults.asserts = list;
-                }
-            }
+        }
+        if let Some(a) = get(t, "assert")
+            && let Some(list) =
+                read_assert_list(&mut cx, &a.value, Kp::S("defaults.assert"), &sink.actx)
+        {
+            sink.defaults.asserts = list;
         }
     }
 

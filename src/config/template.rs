@@ -78,10 +78,10 @@ impl TemplateError {
             message.push_str(": ");
             message.push_str(&err.kind().to_string());
         }
-        if let Some(expr) = expr {
-            if kind != TemplateErrorKind::Syntax {
-                message.push_str(&format!(" in `{expr}`"));
-            }
+        if let Some(expr) = expr
+            && kind != TemplateErrorKind::Syntax
+        {
+            message.push_str(&format!(" in `{expr}`"));
         }
         TemplateError {
             kind,

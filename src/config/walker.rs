@@ -18,6 +18,9 @@ use super::{Diagnostic, Diagnostics, Severity};
 /// file with the same mistake on 10,000 lines should not bury the other problems.
 const MAX_DIAGNOSTICS_PER_FILE: usize = 100;
 
+/// Longest source line shown in full, in characters.
+const MAX_SHOWN_LINE: usize = 120;
+
 /// A file's text with an index of its line starts, so locating a byte offset costs a binary
 /// search instead of a scan from the start (which made many errors in a big file quadratic).
 #[derive(Debug, Clone)]
@@ -64,7 +67,8 @@ impl SourceFile {
         start..end.max(start)
     }
 
-    /// A diagnostic pointing at `span` (byte offsets into this file's text).
+    /// A diagnostic pointing at `span` (byte offsets into this file's text). A very long
+    /// line (a JSONL record) is shown as a window around the span.
     pub fn diagnostic(
         &self,
         severity: Severity,
@@ -77,8 +81,29 @@ impl SourceFile {
         let range = self.line_range(line);
         let start = start.clamp(range.start, range.end);
         let end = floor_char_boundary(&self.text, span.end.min(range.end)).max(start);
-        let column = self.text[range.start..start].chars().count() + 1;
-        let width = self.text[start..end].chars().count().max(1);
+        let mut column = self.text[range.start..start].chars().count() + 1;
+        let mut width = self.text[start..end].chars().count().max(1);
+        let full = &self.text[range];
+        let source_line = if full.chars().count() <= MAX_SHOWN_LINE {
+            full.to_string()
+        } else {
+            let skip = column.saturating_sub(41);
+            let shown: String = full.chars().skip(skip).take(MAX_SHOWN_LINE).collect();
+            let more = full.chars().count() > skip + MAX_SHOWN_LINE;
+            let mut out = String::new();
+            if skip > 0 {
+                out.push('…');
+                column = column - skip + 1;
+            }
+            out.push_str(&shown);
+            if more {
+                out.push('…');
+            }
+            width = width
+                .min(out.chars().count().saturating_sub(column - 1))
+                .max(1);
+            out
+        };
         Diagnostic {
             severity,
             file: self.path.clone(),
@@ -87,7 +112,7 @@ impl SourceFile {
             width,
             key_path: key_path.to_string(),
             message: message.into(),
-            source_line: Some(self.text[range].to_string()),
+            source_line: Some(source_line),
             help: None,
         }
     }
@@ -412,6 +437,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("checks", "assert"),
     ("expect", "assert"),
     ("expected", "assert"),
+    ("ideal", "assert"),
     ("variables", "vars"),
     ("var", "vars"),
     ("scenarios", "scenario"),
@@ -431,16 +457,16 @@ const ALIASES: &[(&str, &str)] = &[
 /// The known key closest to `key`: an alias, the same key with `-`/`_` or case swapped, or a
 /// small edit distance.
 pub(crate) fn did_you_mean<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
-        if let Some(k) = known.iter().find(|k| *k == target) {
-            return Some(k);
-        }
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == key)
+        && let Some(k) = known.iter().find(|k| *k == target)
+    {
+        return Some(k);
     }
     let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
     if let Some(k) = known.iter().find(|k| norm(k) == norm(key)) {
         return Some(k);
     }
-    let limit = (key.chars().count() / 3).max(1).min(3);
+    let limit = (key.chars().count() / 3).clamp(1, 3);
     known
         .iter()
         .map(|k| (levenshtein(key, k), *k))
@@ -949,6 +975,22 @@ mod tests {
         };
         assert_eq!(at(&t[0].value.span), "\"contians\"");
         assert_eq!(at(&items[1].span), "2");
+    }
+
+    #[test]
+    fn long_lines_are_shown_as_a_window() {
+        let line = format!("{}KEY{}", "a".repeat(200), "b".repeat(200));
+        let f = SourceFile::new("x.jsonl", line.clone());
+        let d = f.diagnostic(Severity::Error, &(200..203), "k", "m");
+        let shown = d.source_line.unwrap_or_default();
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let at: String = shown.chars().skip(d.column - 1).take(d.width).collect();
+        assert_eq!(at, "KEY");
+        let d = f.diagnostic(Severity::Error, &(0..1), "k", "m");
+        assert_eq!(
+            (d.column, d.source_line.map(|s| s.starts_with('a'))),
+            (1, Some(true))
+        );
     }
 
     #[test]
