@@ -114,25 +114,36 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         writeln!(f, "{sev}: {}", self.message)?;
+        // Aligned like rustc: the gutter is as wide as the line number.
+        let num = if self.line == 0 { String::new() } else { self.line.to_string() };
+        let pad = " ".repeat(num.len().max(1));
         if self.key_path.is_empty() {
-            writeln!(f, "  --> {}", self.location())?;
+            writeln!(f, "{pad} --> {}", self.location())?;
         } else {
-            writeln!(f, "  --> {} ({})", self.location(), self.key_path)?;
+            writeln!(f, "{pad} --> {} ({})", self.location(), self.key_path)?;
         }
         if let Some(src) = &self.source_line {
-            let num = self.line.to_string();
-            let pad = " ".repeat(num.len());
             writeln!(f, "{pad} |")?;
             writeln!(f, "{num} | {src}")?;
+            // Wide characters (CJK, emoji) take two columns on a terminal.
             let lead: String = src
                 .chars()
                 .take(self.column.saturating_sub(1))
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .map(|c| match c {
+                    '\t' => "\t".to_string(),
+                    c => " ".repeat(unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)),
+                })
                 .collect();
-            writeln!(f, "{pad} | {lead}{}", "^".repeat(self.width.max(1)))?;
+            let underlined: usize = src
+                .chars()
+                .skip(self.column.saturating_sub(1))
+                .take(self.width.max(1))
+                .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(1).max(1))
+                .sum();
+            writeln!(f, "{pad} | {lead}{}", "^".repeat(underlined.max(1)))?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "{pad} = help: {help}")?;
         }
         Ok(())
     }
@@ -176,5 +187,25 @@ impl fmt::Display for Diagnostics {
             if errors == 1 { "" } else { "s" },
             if warnings == 1 { "" } else { "s" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gutter_and_carets_line_up_for_long_line_numbers_and_wide_characters() {
+        let text = format!("{}city = \"東京\" # x\n", "\n".repeat(11));
+        let start = text.find('"').expect("quote");
+        let d = Diagnostic::at_span(Severity::Error, "evals/a.toml", &text, start..start + 8, "scenario[0].city", "bad")
+            .with_help("do this");
+        let shown = d.to_string();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines[1], "   --> evals/a.toml:12:8 (scenario[0].city)");
+        assert_eq!(lines[3], "12 | city = \"東京\" # x");
+        // 7 columns before the quote; the quotes take 1 each, each CJK character 2.
+        assert_eq!(lines[4], "   |        ^^^^^^");
+        assert_eq!(lines[5], "   = help: do this");
     }
 }
