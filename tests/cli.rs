@@ -2272,7 +2272,7 @@ fn ctrl_c_keeps_finished_results_and_fails_the_gate() {
             "evals/capitals.toml",
             &capitals_suite("Capital of {{ country }}?", &CAPITALS[..3]),
         );
-    let mut child = p
+    let child = p
         .command(&["run"])
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -66,18 +66,13 @@ pub enum Prompt {
 }
 
 /// How the samples of a repeated scenario decide its verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PassRule {
+    #[default]
     All,
     Majority,
     AtLeast(u32),
-}
-
-impl Default for PassRule {
-    fn default() -> Self {
-        PassRule::All
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -67,12 +67,11 @@ fn suite_block(c: &SuiteComparison) -> String {
         pct(h.pass_rate),
         significance_text(&c.pass_rate)
     ));
+    let head_score = format!("{:.3}", h.mean_score);
+    let score_change = format!("{:+.3}, {}", c.score.delta, c.score.status.name());
     out.push_str(&format!(
         "  {:<20} {:>12} {:>12}  {}\n",
-        "mean score",
-        bs,
-        format!("{:.3}", h.mean_score),
-        format!("{:+.3}, {}", c.score.delta, c.score.status.name())
+        "mean score", bs, head_score, score_change
     ));
     let cost_change = match (c.cost_delta_usd, c.cost_delta_pct) {
         (Some(d), Some(p)) => format!("{d:+.6} ({p:+.1}%)"),
