@@ -60,6 +60,7 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         samples: results.iter().map(|r| r.samples.len()).sum(),
         to_call: runs.iter().map(|r| r.to_call).sum(),
         shard: None,
+        provenance: project.as_ref().map(crate::runner::Provenance::of),
     };
     let mut budget = crate::policy::BudgetReport::default();
     for s in &summaries {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Settings {
@@ -133,7 +133,8 @@ pub struct Price {
     pub output: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BudgetPolicy {
     /// Hard stop for the money spent by one run (calls only; replays are free).
     pub max_run_usd: Option<f64>,
@@ -145,7 +146,8 @@ pub struct BudgetPolicy {
     pub warn_cost_increase_usd: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GatePolicy {
     /// Default minimum pass rate for every suite (0..=1).
     pub min_pass_rate: Option<f64>,

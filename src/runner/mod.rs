@@ -5,12 +5,14 @@ mod budget;
 mod execute;
 mod job;
 mod observer;
+mod provenance;
 mod result;
 
 pub use budget::{Budget, Refusal, cost_upper_bound};
 pub use execute::{Recordings, RunOptions, RunOutcome, execute};
 pub use job::{Job, JobFilter, JobSet, Shard, expand_jobs};
 pub use observer::{Fanout, Observer, RunInfo};
+pub use provenance::{PriceRecord, Provenance, ProviderRecord, SuiteRecord};
 pub use result::{
     CheckResult, OutputSource, RESULTS_SCHEMA, SampleResult, ScenarioResult, ScenarioStatus,
 };

@@ -18,6 +18,9 @@ pub struct RunInfo {
     /// Samples that need a model call (not replayable).
     pub to_call: usize,
     pub shard: Option<String>,
+    /// Models, prices, thresholds and budgets in force (absent in files from older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<super::provenance::Provenance>,
 }
 
 pub trait Observer {
