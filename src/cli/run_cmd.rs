@@ -19,7 +19,15 @@ use crate::snapshot::{ReplaySource, SnapshotStatus, SnapshotStore, WriteMode};
 use crate::{Error, ExitCode};
 
 pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
-    let (mut project, source) = global.load()?;
+    // `--affected-since` plans against a revision: log what loading reads, so that suites
+    // identical at that revision are not loaded twice.
+    let (mut project, source, reads) = if args.affected_since.is_some() {
+        let (project, source, reads) = super::plan_cmd::load_recorded(global)?;
+        (project, source, Some(reads))
+    } else {
+        let (project, source) = global.load()?;
+        (project, source, None)
+    };
     if let Some(cap) = args.max_run_usd {
         project.settings.budget.max_run_usd = Some(cap);
     }
@@ -34,7 +42,8 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         ..Default::default()
     };
     if let Some(rev) = &args.affected_since {
-        let plan = super::plan_cmd::plan_against(&project, &jobs, rev, &filter)?;
+        let plan =
+            super::plan_cmd::plan_against_reads(&project, &jobs, rev, &filter, reads.as_ref())?;
         options.only_call = Some(plan.affected_keys());
         options.only_call_reason = Some(format!(
             "not affected since {rev} and not recorded: run without --affected-since to record it"
@@ -61,7 +70,10 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         shard: filter.shard,
         replay: None,
     };
-    let executed = execute_jobs(&project, jobs, options, &settings)?;
+    // Shared with the runner rather than cloned: a clone of a 100,000-scenario project is
+    // hundreds of megabytes.
+    let project = Arc::new(project);
+    let executed = execute_jobs_shared(project.clone(), jobs, options, &settings)?;
     let mut verdict = super::verdict::verdict_for(
         &project,
         &executed.outcome.results,
@@ -202,6 +214,16 @@ pub fn execute_jobs(
     options: RunOptions,
     settings: &ExecuteSettings<'_>,
 ) -> Result<Executed, Error> {
+    execute_jobs_shared(Arc::new(project.clone()), jobs, options, settings)
+}
+
+/// [`execute_jobs`] with a project the caller already shares (no copy of it is made).
+pub fn execute_jobs_shared(
+    project: Arc<Project>,
+    jobs: JobSet,
+    options: RunOptions,
+    settings: &ExecuteSettings<'_>,
+) -> Result<Executed, Error> {
     let (started, started_text) = now_rfc3339();
     let cache = Arc::new(ResponseCache::open(&project.root)?);
     let snapshots = Arc::new(SnapshotStore::new(
@@ -220,6 +242,7 @@ pub fn execute_jobs(
         samples: 0,
         to_call: 0,
         shard: settings.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        provenance: Some(crate::runner::Provenance::of(&project)),
     };
     let mut terminal = TerminalReporter::stderr(settings.color, settings.verbose);
     let mut writer = ResultsWriter::create(settings.results_path)?;
@@ -249,7 +272,7 @@ pub fn execute_jobs(
         }
         let mut fan = Fanout(observers);
         rt.block_on(runner::execute(
-            Arc::new(project.clone()),
+            project.clone(),
             jobs.jobs,
             jobs.providers,
             recordings,

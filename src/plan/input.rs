@@ -21,7 +21,8 @@ pub struct PlanInput {
     pub assertions_fingerprint: Fingerprint,
     /// The rendered messages.
     pub messages: Arc<Vec<Message>>,
-    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Shared by the samples of a scenario (and by both sides when a suite is unchanged).
+    pub vars: Arc<BTreeMap<String, serde_json::Value>>,
     /// The provider's name in `evalgit.toml`.
     pub provider: String,
     /// Shared by every sample of the provider: it names which parameter changed.
