@@ -2446,3 +2446,42 @@ fn revisions_that_cannot_be_read_are_usage_errors() {
         out.all()
     );
 }
+
+// Repeats: each sample is scored; a scenario that passed and failed across samples is
+// flaky; pass@k and pass^k are reported; the pass rule decides.
+#[test]
+fn repeats_report_flaky_scenarios_and_pass_at_k() {
+    let mock = Mock::with_rules(vec![
+        Rule::matching("Capital of France").reply("Lyon").times(1),
+        Rule::matching("Capital of France").reply("Paris"),
+        Rule::matching("Capital of Japan").reply("Tokyo"),
+    ]);
+    let suite = capitals_suite("Capital of {{ country }}?", &CAPITALS[..2]).replace(
+        "prompt = ",
+        "repeat = 3\npass_rule = \"majority\"\nprompt = ",
+    );
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file("evals/capitals.toml", &suite);
+    let out = p.run(&["run", "--markdown", "comment.md"]);
+    out.expect_code(0);
+    assert_eq!(mock.requests(), 6, "3 samples of 2 scenarios");
+    let r = p.results();
+    let france = r.scenario("capitals", "france");
+    assert_eq!(france["flaky"], true, "{france}");
+    assert_eq!(france["pass"], true, "2 of 3 is a majority");
+    assert_eq!(france["samples"].as_array().map(Vec::len), Some(3));
+    assert!(
+        out.stderr.contains("pass@3 100.0%, pass^3 50.0%, 1 flaky"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        p.read("comment.md").contains("pass@3 100.0%, pass^3 50.0%"),
+        "{}",
+        p.read("comment.md")
+    );
+    // Each sample is its own cache entry: a second run replays all six.
+    p.run(&["run"]).expect_code(0);
+    assert_eq!(mock.requests(), 6);
+}

@@ -237,6 +237,9 @@ fn scenario_counts(s: &SuiteComparison) -> String {
     if h.flaky > 0 {
         let _ = write!(cell, ", {} flaky", h.flaky);
     }
+    if let (Some(k), Some(at), Some(hat)) = (h.k, h.pass_at_k, h.pass_hat_k) {
+        let _ = write!(cell, ", pass@{k} {}, pass^{k} {}", pct(at), pct(hat));
+    }
     cell.push(')');
     cell
 }

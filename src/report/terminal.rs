@@ -219,6 +219,17 @@ pub fn summary_table(suites: &[SuiteStats], total: &SuiteStats, spent_usd: f64) 
             out.push('\n');
         }
     }
+    for s in suites {
+        if let (Some(k), Some(at), Some(hat)) = (s.k, s.pass_at_k, s.pass_hat_k) {
+            out.push_str(&format!(
+                "{}: {k} samples per scenario: pass@{k} {:.1}%, pass^{k} {:.1}%, {} flaky\n",
+                s.suite,
+                at * 100.0,
+                hat * 100.0,
+                s.flaky
+            ));
+        }
+    }
     out.push_str(&format!(
         "spent by this run: ${spent_usd:.6} (replays cost nothing now)\n"
     ));
