@@ -69,6 +69,72 @@ pub(crate) fn check_limits(suites: &[Suite], diags: &mut Diagnostics) {
     }
 }
 
+/// Checks that are legal TOML but almost certainly mistakes: a `contains` of the empty string
+/// always passes (warning), an empty prompt (warning), and two ids that differ only in case,
+/// whose snapshot files would overwrite each other on macOS and Windows (error).
+pub(crate) fn check_mistakes(suites: &[Suite], diags: &mut Diagnostics) {
+    use crate::assert::AssertKind;
+    for suite in suites {
+        let empty_prompt = match &suite.prompt {
+            super::Prompt::Text { template, .. } => template.trim().is_empty(),
+            super::Prompt::Messages(m) => m.iter().all(|m| m.content.trim().is_empty()),
+        };
+        if empty_prompt && !suite.scenarios.is_empty() {
+            let mut d = Diagnostic::whole_file(
+                Severity::Warning,
+                suite.file.clone(),
+                format!("suite `{}` has an empty prompt", suite.name),
+            )
+            .with_help("every scenario sends the model nothing but whitespace; write the prompt");
+            d.key_path = "prompt".into();
+            diags.push(d);
+        }
+        let mut seen: std::collections::HashMap<String, &super::Scenario> =
+            std::collections::HashMap::new();
+        for scenario in &suite.scenarios {
+            if let Some(first) = seen.insert(scenario.id.to_lowercase(), scenario) {
+                if first.id != scenario.id {
+                    let mut d = Diagnostic::whole_file(
+                        Severity::Error,
+                        scenario.file.clone(),
+                        format!("scenario ids `{}` and `{}` differ only in case", first.id, scenario.id),
+                    )
+                    .with_help("their snapshot files would overwrite each other on macOS and Windows: rename one");
+                    d.line = scenario.line;
+                    d.column = 1;
+                    d.key_path = "id".into();
+                    diags.push(d);
+                }
+            }
+            for (i, spec) in scenario.asserts.iter().enumerate() {
+                let vacuous = match (spec.kind, &spec.value) {
+                    (
+                        AssertKind::Contains | AssertKind::Icontains | AssertKind::StartsWith,
+                        Some(serde_json::Value::String(v)),
+                    ) => v.is_empty(),
+                    (
+                        AssertKind::ContainsAny | AssertKind::ContainsAll,
+                        Some(serde_json::Value::Array(items)),
+                    ) => items.iter().any(|v| v.as_str() == Some("")),
+                    _ => false,
+                };
+                if vacuous && !spec.negate {
+                    let mut d = Diagnostic::whole_file(
+                        Severity::Warning,
+                        scenario.file.clone(),
+                        format!("scenario `{}`: `{}` with an empty string always passes", scenario.id, spec.type_name()),
+                    )
+                    .with_help("give the text the output must contain (or use `equals` with \"\" to require an empty output)");
+                    d.line = scenario.line;
+                    d.column = 1;
+                    d.key_path = format!("assert[{i}].value");
+                    diags.push(d);
+                }
+            }
+        }
+    }
+}
+
 /// Renders the string values of every scenario's assertions with its variables.
 pub(crate) fn render_assertion_values(suites: &mut [Suite], diags: &mut Diagnostics) {
     for suite in suites {
@@ -193,6 +259,33 @@ mod tests {
         assert!(diags.has_errors());
         let d = &diags.0[0];
         assert_eq!((d.line, d.key_path.as_str()), (3, "assert[0].value"));
+    }
+
+    #[test]
+    fn likely_mistakes_are_reported() {
+        let mut suites = vec![suite_with(
+            serde_json::json!(""),
+            AssertKind::Contains,
+            serde_json::json!({}),
+        )];
+        let mut twin = suites[0].scenarios[0].clone();
+        twin.id = "A".into();
+        suites[0].scenarios.push(twin);
+        let mut diags = Diagnostics::default();
+        check_mistakes(&suites, &mut diags);
+        assert_eq!(diags.errors().count(), 1, "{diags}");
+        assert!(
+            diags
+                .errors()
+                .next()
+                .map(|d| d.message.contains("differ only in case"))
+                .unwrap_or(false)
+        );
+        assert_eq!(
+            diags.warnings().count(),
+            2,
+            "one vacuous contains per scenario: {diags}"
+        );
     }
 
     #[test]

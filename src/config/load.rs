@@ -172,6 +172,7 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
     let mut suites = suites;
     super::expand::render_assertion_values(&mut suites, &mut diags);
     super::expand::check_limits(&suites, &mut diags);
+    super::expand::check_mistakes(&suites, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
