@@ -460,3 +460,99 @@ pub fn plan(global: &Global, args: PlanArgs) -> Result<ExitCode, Error> {
     }
     Ok(ExitCode::Passed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadOptions, MemorySource};
+
+    fn project_files() -> MemorySource {
+        MemorySource::new()
+            .with(
+                "evalgit.toml",
+                "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n",
+            )
+            .with("prompts/a.txt", "A {{ x }}")
+            .with("prompts/b.txt", "B {{ x }}")
+            .with(
+                "evals/one.toml",
+                "provider = \"local\"\nprompt_file = \"prompts/a.txt\"\n[[scenario]]\nid = \"s\"\nvars = { x = \"1\" }\nassert = [{ type = \"contains\", value = \"A\" }]\n",
+            )
+            .with(
+                "evals/two.toml",
+                "provider = \"local\"\nprompt_file = \"prompts/b.txt\"\n[[scenario]]\nid = \"s\"\nvars = { x = \"1\" }\nassert = [{ type = \"contains\", value = \"B\" }]\n",
+            )
+    }
+
+    /// The suite files `identical_suites` finds in `base` for the project `project_files()`.
+    fn skipped(base: &MemorySource) -> Vec<String> {
+        let recording = RecordingSource {
+            inner: project_files(),
+            reads: Mutex::new(Vec::new()),
+        };
+        let project = config::load(&recording, &LoadOptions::new("/p")).expect("loads");
+        let reads = recording.reads.into_inner().expect("lock");
+        let jobs =
+            runner::expand_jobs(&project, &recording.inner, &JobFilter::default()).expect("jobs");
+        let mut out: Vec<String> = identical_suites(&project, &jobs, &reads, base)
+            .into_iter()
+            .map(|p| crate::error::display_rel(&p))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn only_suites_identical_with_their_files_are_skipped() {
+        type Edit = fn(&mut MemorySource);
+        let cases: &[(&str, Edit, &[&str])] = &[
+            (
+                "nothing changed",
+                |_| {},
+                &["evals/one.toml", "evals/two.toml"],
+            ),
+            (
+                "a prompt file changed",
+                |s| s.insert("prompts/a.txt", "A2 {{ x }}"),
+                &["evals/two.toml"],
+            ),
+            (
+                "a prompt file is missing",
+                |s| {
+                    s.files.remove(Path::new("prompts/b.txt"));
+                },
+                &["evals/one.toml"],
+            ),
+            (
+                "a suite file changed",
+                |s| {
+                    let text = s.files[Path::new("evals/two.toml")].replace("\"1\"", "\"2\"");
+                    s.insert("evals/two.toml", text);
+                },
+                &["evals/one.toml"],
+            ),
+            (
+                "evalgit.toml changed",
+                |s| {
+                    let text = s.files[Path::new("evalgit.toml")].replace("\"m\"", "\"m2\"");
+                    s.insert("evalgit.toml", text);
+                },
+                &[],
+            ),
+        ];
+        for (name, edit, expected) in cases {
+            let mut base = project_files();
+            edit(&mut base);
+            assert_eq!(skipped(&base), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn listed_replay_answers_like_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::new(dir.path(), "snapshots");
+        let listed = ListedReplay::of_store(&store);
+        assert!(listed.replay("suite", "missing", "00").is_none());
+        assert!(listed.replay("no-such-suite", "x", "00").is_none());
+    }
+}

@@ -115,7 +115,11 @@ impl fmt::Display for Diagnostic {
         };
         writeln!(f, "{sev}: {}", self.message)?;
         // Aligned like rustc: the gutter is as wide as the line number.
-        let num = if self.line == 0 { String::new() } else { self.line.to_string() };
+        let num = if self.line == 0 {
+            String::new()
+        } else {
+            self.line.to_string()
+        };
         let pad = " ".repeat(num.len().max(1));
         if self.key_path.is_empty() {
             writeln!(f, "{pad} --> {}", self.location())?;
@@ -138,7 +142,11 @@ impl fmt::Display for Diagnostic {
                 .chars()
                 .skip(self.column.saturating_sub(1))
                 .take(self.width.max(1))
-                .map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(1).max(1))
+                .map(|c| {
+                    unicode_width::UnicodeWidthChar::width(c)
+                        .unwrap_or(1)
+                        .max(1)
+                })
                 .sum();
             writeln!(f, "{pad} | {lead}{}", "^".repeat(underlined.max(1)))?;
         }
@@ -198,8 +206,15 @@ mod tests {
     fn gutter_and_carets_line_up_for_long_line_numbers_and_wide_characters() {
         let text = format!("{}city = \"東京\" # x\n", "\n".repeat(11));
         let start = text.find('"').expect("quote");
-        let d = Diagnostic::at_span(Severity::Error, "evals/a.toml", &text, start..start + 8, "scenario[0].city", "bad")
-            .with_help("do this");
+        let d = Diagnostic::at_span(
+            Severity::Error,
+            "evals/a.toml",
+            &text,
+            start..start + 8,
+            "scenario[0].city",
+            "bad",
+        )
+        .with_help("do this");
         let shown = d.to_string();
         let lines: Vec<&str> = shown.lines().collect();
         assert_eq!(lines[1], "   --> evals/a.toml:12:8 (scenario[0].city)");
