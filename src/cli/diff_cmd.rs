@@ -45,7 +45,12 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
 
     // Base: a results file, or the base revision's project replayed from its snapshots.
     let (base_results, base_label): (Vec<ScenarioResult>, String) = match &args.base_results {
-        Some(path) => (read_results(path)?.scenarios, path.display().to_string()),
+        Some(path) => {
+            // The baseline covers what head covers: the selected suites and shard.
+            let mut base = read_results(path)?.scenarios;
+            base.retain(|r| filter.selects(&r.suite, &r.id));
+            (base, path.display().to_string())
+        }
         None => {
             let rev = match &args.base {
                 Some(r) => r.clone(),
@@ -77,6 +82,8 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         color: global.color,
         verbose: false,
         check: ci || args.head.is_some(),
+        // Snapshot statuses are compared with the files on disk, so only for the working
+        // tree; in CI nothing is written (check mode) but differences still fail the gate.
         record_snapshots: args.head.is_none(),
         results_path: &results_path,
         shard: filter.shard,
@@ -96,6 +103,17 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         executed.outcome.budget.clone(),
     );
     super::verdict::note_interrupted(&mut verdict, &executed.outcome);
+    if args.head.is_none() && ci {
+        // As `run` in CI: outputs that differ from (or lack) an accepted snapshot fail.
+        super::run_cmd::snapshot_gate(
+            &executed,
+            &mut verdict,
+            &head_project,
+            &filter,
+            true,
+            super::args::Unreferenced::Warn,
+        )?;
+    }
     let diffs = super::verdict::output_diffs(Some(&base_results), &executed.outcome.results);
     let markdown = super::verdict::markdown(&verdict, diffs, "evalgit");
 
@@ -122,8 +140,10 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
     let env = github::env::process_env();
     let gh = GitHubEnv::from_env(&env);
     if gh.in_actions {
-        let mut annotations = github::scenario_annotations(&executed.outcome.results);
-        annotations.extend(github::gate_annotations(&verdict));
+        // The gate's reasons first: annotations are capped per level, and the reasons are
+        // what a reviewer must see.
+        let mut annotations = github::gate_annotations(&verdict);
+        annotations.extend(github::scenario_annotations(&executed.outcome.results));
         print!("{}", github::render_annotations(&annotations));
     }
     if let Some(summary) = &gh.step_summary {

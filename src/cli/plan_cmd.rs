@@ -239,7 +239,7 @@ pub fn plan_inputs(project: &Project, jobs: &JobSet, replay: &dyn ReplaySource) 
         let scenario = &suite.scenarios[job.scenario_index];
         let vars = vars_of
             .entry((job.suite_index, job.scenario_index))
-            .or_insert_with(|| Arc::new(scenario.vars.clone()))
+            .or_insert_with(|| Arc::new(scenario.vars.to_map()))
             .clone();
         let fp_hex = job.fingerprint.to_hex();
         out.push(PlanInput {

@@ -379,11 +379,19 @@ pub fn snapshot_gate(
                     kind: GateReasonKind::Snapshot,
                     level: GateLevel::Warn,
                     message: format!(
-                        "{} snapshot(s) belong to no scenario: {} (delete them with `evalgit run --unreferenced=delete`)",
+                        "{} snapshot(s) belong to no scenario: {} ({})",
                         stale.len(),
-                        list(&names)
+                        list(&names),
+                        if unreferenced == Unreferenced::Delete {
+                            "not deleted: CI writes no snapshot files; run `evalgit run --unreferenced=delete` locally and commit"
+                        } else {
+                            "delete them with `evalgit run --unreferenced=delete`"
+                        }
                     ),
-                    policy: "run --unreferenced=warn".into(),
+                    policy: format!(
+                        "run --unreferenced={}",
+                        if unreferenced == Unreferenced::Delete { "delete (in CI: warn)" } else { "warn" }
+                    ),
                 }),
             }
         }

@@ -9,13 +9,10 @@ fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
-fn render_value(
-    value: &mut serde_json::Value,
-    vars: &std::collections::BTreeMap<String, serde_json::Value>,
-) -> Result<bool, String> {
+fn render_value(value: &mut serde_json::Value, vars: &super::Vars) -> Result<bool, String> {
     match value {
         serde_json::Value::String(s) if is_template(s) => {
-            *s = render(s, vars).map_err(|e| e.to_string())?;
+            *s = render(s, &vars.to_map()).map_err(|e| e.to_string())?;
             Ok(true)
         }
         serde_json::Value::Array(items) => {
@@ -199,7 +196,12 @@ mod tests {
             },
             scenarios: vec![Scenario {
                 id: "a".into(),
-                vars: serde_json::from_value(vars).expect("vars"),
+                vars:
+                    serde_json::from_value::<std::collections::BTreeMap<String, serde_json::Value>>(
+                        vars,
+                    )
+                    .expect("vars")
+                    .into(),
                 asserts: vec![spec],
                 threshold: None,
                 repeat: None,

@@ -160,7 +160,7 @@ fn design_example_loads_exactly() {
     assert_eq!(ids, [("france", 7), ("japan", 12)]);
     let japan = &suite.scenarios[1];
     assert_eq!(
-        japan.vars,
+        japan.vars.to_map(),
         BTreeMap::from([("country".to_string(), json!("Japan"))])
     );
     let kinds: Vec<AssertKind> = japan.asserts.iter().map(|a| a.kind).collect();
@@ -753,7 +753,7 @@ id = "b"
     ]));
     let s = &project.suites[0].scenarios;
     assert_eq!(
-        s[0].vars,
+        s[0].vars.to_map(),
         BTreeMap::from([
             ("country".into(), json!("France")),
             ("tone".into(), json!("warm"))
@@ -1169,7 +1169,7 @@ fn csv_scenarios_are_vars_with_ids() {
     let got: Vec<(&str, usize)> = s.iter().map(|s| (s.id.as_str(), s.line)).collect();
     assert_eq!(got, [("fr", 2), ("row-2", 3), ("it", 5)]);
     assert_eq!(
-        s[0].vars,
+        s[0].vars.to_map(),
         BTreeMap::from([
             ("country".into(), json!("France")),
             ("note".into(), json!("a, b"))
@@ -1311,7 +1311,7 @@ fn many_scenarios_load_quickly() {
         panic!("{compiled:?}")
     };
     for s in &project.suites[0].scenarios {
-        assert!(compiled.render(&s.vars).is_ok());
+        assert!(compiled.render(&s.vars.to_map()).is_ok());
     }
 }
 

@@ -19,6 +19,7 @@ mod source;
 mod suite;
 mod suite_file;
 pub mod template;
+mod vars;
 mod walker;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
@@ -31,6 +32,7 @@ pub use settings::{
 pub use source::{MemorySource, Source, WorkTree};
 pub use suite::{Message, PassRule, Prompt, Role, Scenario, Suite};
 pub use template::{CompiledPrompt, TemplateError, TemplateErrorKind, render_messages};
+pub use vars::Vars;
 
 use std::path::PathBuf;
 

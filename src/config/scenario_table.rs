@@ -220,7 +220,7 @@ impl ScenarioSink<'_> {
         if let (true, Some(id)) = (ok, id) {
             self.scenarios.push(Scenario {
                 id,
-                vars,
+                vars: vars.into(),
                 asserts,
                 threshold,
                 repeat,

@@ -1,10 +1,10 @@
 //! One `evals/*.toml` file: a prompt, a provider, scenarios and their assertions.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::Vars;
 use crate::assert::AssertionSpec;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +78,8 @@ pub enum PassRule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub id: String,
-    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Sorted by name; see [`Vars`] for why it is not a map.
+    pub vars: Vars,
     pub asserts: Vec<AssertionSpec>,
     /// Minimum weighted score (0..=1) for the scenario to pass; default: every assertion passes.
     pub threshold: Option<f64>,

@@ -269,7 +269,7 @@ impl CompiledPrompt {
 /// The messages of one scenario. Compiles the suite's prompt on each call; loops over many
 /// scenarios should build one [`CompiledPrompt`] per suite.
 pub fn render_messages(suite: &Suite, scenario: &Scenario) -> Result<Vec<Message>, TemplateError> {
-    CompiledPrompt::new(&suite.prompt)?.render(&scenario.vars)
+    CompiledPrompt::new(&suite.prompt)?.render(&scenario.vars.to_map())
 }
 
 #[cfg(test)]

@@ -64,7 +64,9 @@ fn gate_source(profile: Option<&str>) -> String {
 /// mean pass and mean score). Regression and improvement are tested per suite and
 /// Holm-corrected across suites (see `stats::compare_suites`). Costs are compared on the
 /// paired scenarios, so adding or removing scenarios does not read as a price change.
-/// Scenarios of `base` whose suite is absent from `head` are ignored (a `--suite` run).
+/// Every scenario of `base` counts: one whose suite is absent from `head` (a suite file
+/// deleted on the branch) is listed as removed. A caller that selected suites (`--suite`)
+/// passes a base restricted to them.
 pub fn decide(
     head: &[ScenarioResult],
     base: Option<&[ScenarioResult]>,
@@ -74,11 +76,9 @@ pub fn decide(
     budget_report: BudgetReport,
 ) -> Verdict {
     let names = suite_order(head, suites);
-    let head_names: HashSet<&str> = names.iter().map(String::as_str).collect();
     let base_by_key: HashMap<(&str, &str), &ScenarioResult> = base
         .unwrap_or_default()
         .iter()
-        .filter(|r| head_names.contains(r.suite.as_str()))
         .map(|r| ((r.suite.as_str(), r.id.as_str()), r))
         .collect();
 
@@ -118,21 +118,16 @@ pub fn decide(
             (pass_rate, score)
         };
         let comparison = s.comparison(config, gate, base.is_some(), pass_rate, score);
-        gate_suite(&comparison, gate, &mut decision);
+        gate_suite(&comparison, gate, budget_report.stopped, &mut decision);
         comparisons.push(comparison);
     }
 
     let changes = base
-        .map(|_| scenario_changes(head, &base_by_key, &head_names))
+        .map(|_| scenario_changes(head, &base_by_key))
         .unwrap_or_default();
 
     let total_cost_usd: f64 = head.iter().map(|r| finite(r.cost_usd)).sum();
-    let base_total_cost_usd = base.map(|b| {
-        b.iter()
-            .filter(|r| head_names.contains(r.suite.as_str()))
-            .map(|r| finite(r.cost_usd))
-            .sum()
-    });
+    let base_total_cost_usd = base.map(|b| b.iter().map(|r| finite(r.cost_usd)).sum());
     let spent_usd: f64 = head.iter().map(|r| finite(r.spent_usd)).sum();
     let eval_cost_usd: f64 = head
         .iter()
@@ -358,11 +353,18 @@ fn threshold_policy(check: &ThresholdCheck) -> String {
     }
 }
 
-fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecision) {
+fn gate_suite(
+    c: &SuiteComparison,
+    gate: &GatePolicy,
+    budget_stopped: bool,
+    decision: &mut GateDecision,
+) {
     let evaluated = c.head.passed + c.head.failed;
-    // A suite that provider errors left with nothing evaluated is decided by the provider-
-    // errors reason (exit 3), not by a threshold over zero scenarios.
-    let skip_thresholds = evaluated == 0 && c.head.errors > 0;
+    // A suite that provider errors or the budget cap left with nothing evaluated is decided
+    // by that reason (which fails the gate on its own), not by a threshold over zero
+    // scenarios. Skips for other reasons (offline, nothing recorded) still fail thresholds.
+    let skip_thresholds =
+        evaluated == 0 && (c.head.errors > 0 || (budget_stopped && c.head.skipped > 0));
     for check in c
         .threshold_checks
         .iter()
@@ -410,9 +412,11 @@ fn gate_suite(c: &SuiteComparison, gate: &GatePolicy, decision: &mut GateDecisio
             });
         }
     }
+    // Only a drop the suite is too small to confirm deserves a warning; an inconclusive
+    // "no change" on every pull request would be noise.
     let inconclusive = [&c.pass_rate, &c.score]
         .into_iter()
-        .find(|s| s.status == ChangeStatus::Inconclusive);
+        .find(|s| s.status == ChangeStatus::Inconclusive && s.delta < -1e-12);
     if let Some(sig) = inconclusive.filter(|_| !regressed) {
         decision.push(GateReason {
             kind: GateReasonKind::Regression,
@@ -644,7 +648,6 @@ fn num(x: f64) -> String {
 fn scenario_changes(
     head: &[ScenarioResult],
     base_by_key: &HashMap<(&str, &str), &ScenarioResult>,
-    head_names: &HashSet<&str>,
 ) -> Vec<ScenarioChange> {
     let mut changes = Vec::new();
     let mut head_keys = HashSet::new();
@@ -688,10 +691,7 @@ fn scenario_changes(
     let mut removed: Vec<&ScenarioResult> = base_by_key
         .values()
         .copied()
-        .filter(|b| {
-            head_names.contains(b.suite.as_str())
-                && !head_keys.contains(&(b.suite.as_str(), b.id.as_str()))
-        })
+        .filter(|b| !head_keys.contains(&(b.suite.as_str(), b.id.as_str())))
         .collect();
     removed.sort_by(|a, b| (&a.suite, &a.id).cmp(&(&b.suite, &b.id)));
     for b in removed {
@@ -1024,10 +1024,13 @@ mod tests {
                 (ChangeKind::OutputChanged, "s000"),
                 (ChangeKind::New, "fresh"),
                 (ChangeKind::Removed, "gone"),
+                (ChangeKind::Removed, "not-in-head"),
                 (ChangeKind::StillFailing, "s001"),
             ]
         );
-        assert_eq!(v.suites.len(), 1, "suites absent from head are ignored");
+        // Regression: a suite file deleted on the branch vanished from `diff`; its scenarios
+        // are listed as removed (but it has no comparison row: there is nothing on head).
+        assert_eq!(v.suites.len(), 1);
     }
 
     #[test]

@@ -20,21 +20,45 @@ use crate::report::sanitize::{escape_xml_attr, escape_xml_text, xml_safe};
 use crate::runner::{OutputSource, SampleResult, ScenarioResult, ScenarioStatus};
 
 /// Writes the JUnit report for `results` to `path`, creating its folder when needed.
+///
+/// Streams testcase by testcase: at 100,000 scenarios the whole document would be tens of
+/// megabytes held in memory at once.
 pub fn write_junit(
     results: &[ScenarioResult],
     run_started: OffsetDateTime,
     path: &Path,
 ) -> Result<(), crate::Error> {
-    let xml = render_junit(results, run_started);
+    use std::io::Write as _;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .map_err(|e| crate::Error::io_path("create the folder for", path, e))?;
     }
-    std::fs::write(path, xml).map_err(|e| crate::Error::io_path("write the JUnit report", path, e))
+    let write_err = |e| crate::Error::io_path("write the JUnit report", path, e);
+    let file = std::fs::File::create(path).map_err(write_err)?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
+    emit_junit(results, run_started, &mut |chunk| {
+        file.write_all(chunk.as_bytes())
+    })
+    .map_err(write_err)?;
+    file.flush().map_err(write_err)
 }
 
 /// The JUnit report as a string: one `<testsuite>` per suite, one `<testcase>` per scenario.
 pub fn render_junit(results: &[ScenarioResult], run_started: OffsetDateTime) -> String {
+    let mut xml = String::new();
+    let _ = emit_junit(results, run_started, &mut |chunk| {
+        xml.push_str(chunk);
+        Ok(())
+    });
+    xml
+}
+
+/// Produces the report in pieces (a header, one testcase, a closing tag) passed to `sink`.
+fn emit_junit(
+    results: &[ScenarioResult],
+    run_started: OffsetDateTime,
+    sink: &mut dyn FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let timestamp = timestamp(run_started);
     let mut suites: Vec<(&str, Vec<&ScenarioResult>)> = Vec::new();
     for r in results {
@@ -61,11 +85,13 @@ pub fn render_junit(results: &[ScenarioResult], run_started: OffsetDateTime) -> 
         );
         for case in cases {
             write_testcase(&mut out, case);
+            sink(&out)?;
+            out.clear();
         }
         out.push_str("  </testsuite>\n");
     }
     out.push_str("</testsuites>\n");
-    out
+    sink(&out)
 }
 
 /// Totals shared by `<testsuites>` and `<testsuite>`.

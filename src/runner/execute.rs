@@ -604,7 +604,7 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
     };
     let request = ChatRequest {
         messages: job.messages.as_ref().clone(),
-        vars: scenario.vars.clone(),
+        vars: scenario.vars.to_map(),
     };
     let result = client.complete(&request).await;
     let (completion, actual) = match result {

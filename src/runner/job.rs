@@ -162,7 +162,9 @@ pub fn expand_jobs(
             if !filter.selects(&suite.name, &scenario.id) {
                 continue;
             }
-            let messages = match prompt.render(&scenario.vars) {
+            // Built for the moment: the project stores vars compactly (`config::Vars`).
+            let vars = scenario.vars.to_map();
+            let messages = match prompt.render(&vars) {
                 Ok(m) => Arc::new(m),
                 Err(e) => {
                     let mut d = Diagnostic::whole_file(
@@ -190,12 +192,7 @@ pub fn expand_jobs(
                     samples,
                     messages: messages.clone(),
                     provider: provider_name.clone(),
-                    fingerprint: scenario_fingerprint(
-                        provider_fp,
-                        &messages,
-                        &scenario.vars,
-                        repeat,
-                    ),
+                    fingerprint: scenario_fingerprint(provider_fp, &messages, &vars, repeat),
                     assertions_fingerprint: assertions_fp,
                 });
             }

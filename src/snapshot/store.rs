@@ -212,10 +212,19 @@ impl SnapshotStore {
         let status = match self.read_text(&path) {
             Ok(None) => SnapshotStatus::New,
             Ok(Some(text)) if text == rendered => SnapshotStatus::Matches,
-            // The same content in other bytes (a CRLF checkout) is not a change.
+            // The same content in other bytes (a CRLF checkout) is not a change, and neither
+            // is a renamed provider: the name is a label in evalgit.toml, not part of the
+            // fingerprint, and renaming it changes no output.
             Ok(Some(text)) => match Snapshot::parse(&text) {
-                Ok(accepted) if accepted.render() == rendered => SnapshotStatus::Matches,
-                _ => SnapshotStatus::Changed,
+                Ok(mut accepted) => {
+                    accepted.provider.clone_from(&snapshot.provider);
+                    if accepted.render() == rendered {
+                        SnapshotStatus::Matches
+                    } else {
+                        SnapshotStatus::Changed
+                    }
+                }
+                Err(_) => SnapshotStatus::Changed,
             },
             Err(StoreError::Corrupt { .. }) => SnapshotStatus::Changed,
             Err(e) => return Err(e),
@@ -618,6 +627,27 @@ mod tests {
             SnapshotStatus::NoOutput
         );
         assert_eq!(files(&store), ["snapshots/capitals/france.snap"]);
+    }
+
+    // Regression: renaming a provider (no output changes, no calls) made CI fail with "N
+    // outputs differ from the accepted snapshot".
+    #[test]
+    fn a_renamed_provider_is_not_a_changed_snapshot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapshotStore::new(dir.path(), "snapshots");
+        let mut result = result(&["Paris"]);
+        store.record(&result, WriteMode::Write).expect("record");
+        store.accept(&Filter::all()).expect("accept");
+        result.provider = "renamed".into();
+        assert_eq!(
+            store.record(&result, WriteMode::Check).expect("check"),
+            SnapshotStatus::Matches
+        );
+        result.samples[0].output = Some("different".into());
+        assert_eq!(
+            store.record(&result, WriteMode::Check).expect("check"),
+            SnapshotStatus::Changed
+        );
     }
 
     #[test]
