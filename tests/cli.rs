@@ -2176,7 +2176,9 @@ assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
         .file("evalgit.toml", &config)
         .file("evals/greet.toml", suite);
     let out = p.run(&["run"]);
-    out.expect_code(1);
+    // The malformed judge leaves `bad` undecided: an error (exit 3), never a pass or a
+    // failure of the model under test.
+    out.expect_code(3);
     // 2 outputs + 1 good judgment + 3 attempts (1 + 2 retries) for the malformed judge.
     assert_eq!(mock.requests(), 6, "{}", out.all());
     let r = p.results();
@@ -2186,6 +2188,7 @@ assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
     assert!(good["samples"][0]["eval_cost_usd"].is_number());
     let bad = r.scenario("greet", "bad");
     assert_eq!(bad["pass"], false, "a malformed judge never passes: {bad}");
+    assert_eq!(bad["status"], "error", "{bad}");
     let check = &bad["samples"][0]["checks"][0];
     assert!(
         check["error"]
@@ -2198,7 +2201,7 @@ assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
     // Second run: outputs and the good judgment replay from the cache; only the malformed
     // judgment (never cached) is asked again.
     let out = p.run(&["run"]);
-    out.expect_code(1);
+    out.expect_code(3);
     assert_eq!(mock.requests(), 9, "{}", out.all());
 }
 
@@ -2484,4 +2487,34 @@ fn repeats_report_flaky_scenarios_and_pass_at_k() {
     // Each sample is its own cache entry: a second run replays all six.
     p.run(&["run"]).expect_code(0);
     assert_eq!(mock.requests(), 6);
+}
+
+// Regression: the baseline of `diff` came from the local cache when a fingerprint was the
+// same on both sides, so after a `--no-cache` run with different (wrong) outputs the base
+// silently looked as bad as head and nothing was listed as newly failing. The baseline is
+// what was accepted at the base revision.
+#[test]
+fn diff_baseline_is_the_accepted_snapshots_not_the_local_cache() {
+    let mut rules: Vec<Rule> = CAPITALS
+        .iter()
+        .map(|(c, cap)| {
+            Rule::matching(format!("v1 capital of {c}"))
+                .reply(*cap)
+                .times(1)
+        })
+        .collect();
+    rules.push(Rule::matching("").reply("I do not know"));
+    let mock = Mock::with_rules(rules);
+    let (p, base) = diff_repo(&mock);
+    // Same prompt, same fingerprints; the model now answers wrong and overwrites the cache.
+    p.run(&["run", "--no-cache"]).expect_code(1);
+    let out = p.run(&["diff", &base, "--json"]);
+    out.expect_code(1);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    let newly_failing = v["changes"]
+        .as_array()
+        .map(|c| c.iter().filter(|c| c["kind"] == "newly-failing").count())
+        .unwrap_or(0);
+    assert_eq!(newly_failing, 10, "{}", out.stdout);
+    assert_eq!(v["suites"][0]["base"]["pass_rate"], 1.0, "{}", out.stdout);
 }

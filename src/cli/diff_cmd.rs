@@ -88,6 +88,7 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         results_path: &results_path,
         shard: filter.shard,
         replay,
+        snapshots_first: false,
     };
     let options = RunOptions {
         no_cache: args.no_cache,
@@ -226,6 +227,7 @@ fn run_base(
         results_path: &base_path,
         shard: filter.shard,
         replay: Some(replay),
+        snapshots_first: true,
     };
     let options = RunOptions {
         offline: args.offline,

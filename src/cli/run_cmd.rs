@@ -69,6 +69,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         results_path: &results_path,
         shard: filter.shard,
         replay: None,
+        snapshots_first: false,
     };
     // Shared with the runner rather than cloned: a clone of a 100,000-scenario project is
     // hundreds of megabytes.
@@ -205,6 +206,8 @@ pub struct ExecuteSettings<'a> {
     pub shard: Option<Shard>,
     /// Where accepted outputs are replayed from [default: the project's snapshots on disk].
     pub replay: Option<Arc<dyn ReplaySource>>,
+    /// Replay accepted snapshots before the cache (a baseline).
+    pub snapshots_first: bool,
 }
 
 /// Runs the jobs with the terminal reporter, the results file and the snapshot recorder.
@@ -263,6 +266,7 @@ pub fn execute_jobs_shared(
     let recordings = Recordings {
         cache: Some(cache),
         snapshots: Some(replay),
+        snapshots_first: settings.snapshots_first,
     };
     let rt = runtime()?;
     let outcome = {

@@ -230,8 +230,13 @@ pub fn summary_table(suites: &[SuiteStats], total: &SuiteStats, spent_usd: f64) 
             ));
         }
     }
+    let judges = if total.eval_cost_usd > 0.0 {
+        format!("judges: ${:.6} of it; ", total.eval_cost_usd)
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "spent by this run: ${spent_usd:.6} (replays cost nothing now)\n"
+        "spent by this run: ${spent_usd:.6} ({judges}replays cost nothing now)\n"
     ));
     out
 }
@@ -247,7 +252,7 @@ fn row(s: &SuiteStats) -> [String; 11] {
         format!("{:.1}%", s.pass_rate * 100.0),
         format!("{:.3}", s.mean_score),
         format!("{}/{}", s.tokens.input_tokens, s.tokens.output_tokens),
-        format!("${:.6}", s.cost_usd + s.eval_cost_usd),
+        format!("${:.6}", s.cost_usd),
         format!("{}/{}", s.called, s.replayed),
     ]
 }

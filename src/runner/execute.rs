@@ -58,6 +58,10 @@ pub struct RunOutcome {
 pub struct Recordings {
     pub cache: Option<Arc<ResponseCache>>,
     pub snapshots: Option<Arc<dyn ReplaySource>>,
+    /// Look in the snapshots before the cache. A baseline must be what was accepted at
+    /// the base revision, not whatever a later local run left in the cache under the same
+    /// fingerprint (a non-deterministic model, a `--no-cache` run).
+    pub snapshots_first: bool,
 }
 
 struct Shared {
@@ -356,6 +360,23 @@ fn lookup_recording(
     job: &Job,
     observer: &mut dyn Observer,
 ) -> Option<Recorded> {
+    let from_snapshot = || {
+        let store = recordings.snapshots.as_ref()?;
+        let sample = store.replay(&job.suite, &job.scenario_id, &job.fingerprint.to_hex())?;
+        Some(Recorded {
+            output: sample.output,
+            model: sample.model.unwrap_or_default(),
+            usage: sample.usage,
+            cost_usd: sample.cost_usd,
+            latency_ms: 0,
+            source: OutputSource::Snapshot,
+        })
+    };
+    if recordings.snapshots_first {
+        if let Some(recorded) = from_snapshot() {
+            return Some(recorded);
+        }
+    }
     if let Some(cache) = &recordings.cache {
         match cache.get(&job.fingerprint) {
             CacheLookup::Hit(entry) => {
@@ -374,20 +395,11 @@ fn lookup_recording(
             CacheLookup::Miss => {}
         }
     }
-    if let Some(store) = &recordings.snapshots {
-        let hex = job.fingerprint.to_hex();
-        if let Some(sample) = store.replay(&job.suite, &job.scenario_id, &hex) {
-            return Some(Recorded {
-                output: sample.output,
-                model: sample.model.unwrap_or_default(),
-                usage: sample.usage,
-                cost_usd: sample.cost_usd,
-                latency_ms: 0,
-                source: OutputSource::Snapshot,
-            });
-        }
+    if recordings.snapshots_first {
+        None
+    } else {
+        from_snapshot()
     }
-    None
 }
 
 fn skipped_sample(job: &Job, why: String) -> SampleResult {
@@ -495,13 +507,18 @@ fn finish_scenario(project: &Project, (si, ci): Key, samples: Vec<SampleResult>)
     let (mut cost, mut spent, mut latency) = (0.0, 0.0, 0u64);
     for s in &samples {
         usage += s.usage;
-        cost += s.cost_usd + s.eval_cost_usd;
+        // The system under test only: judge cost is evaluation cost, kept on the samples
+        // (`eval_cost_usd`) and reported apart, never in the cost gate.
+        cost += s.cost_usd;
         spent += s.spent_usd;
         latency += s.latency_ms;
     }
-    let any_error = samples
-        .iter()
-        .any(|s| s.error.is_some() && s.source != OutputSource::Skipped);
+    // A provider error, or a check that could not be decided (a judge that never gave a
+    // valid verdict): the scenario is an error, not a failure of the model under test.
+    let any_error = samples.iter().any(|s| {
+        (s.error.is_some() && s.source != OutputSource::Skipped)
+            || s.checks.iter().any(|c| c.error.is_some())
+    });
     let any_skipped = samples.iter().any(|s| s.source == OutputSource::Skipped);
     let (pass, score, flaky) = assert::aggregate_samples(&samples, rule);
     let status = if any_error {
