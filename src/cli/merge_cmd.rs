@@ -67,8 +67,11 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         budget.spent_usd += s.budget.spent_usd;
         budget.stopped |= s.budget.stopped;
         budget.not_run.extend(s.budget.not_run.iter().cloned());
+        budget.caps_hit.extend(s.budget.caps_hit.iter().cloned());
         budget.max_run_usd = budget.max_run_usd.or(s.budget.max_run_usd);
     }
+    budget.caps_hit.sort();
+    budget.caps_hit.dedup();
     let verdict = match &project {
         Some(p) => super::verdict::verdict_for(p, &results, None, budget.clone()),
         None => super::verdict::verdict_from_results(&results, None, budget.clone()),

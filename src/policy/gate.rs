@@ -511,9 +511,14 @@ fn gate_cost(
 }
 
 fn gate_budget(report: &BudgetReport, decision: &mut GateDecision) {
-    let policy = match report.max_run_usd {
-        Some(cap) => format!("budget.max_run_usd = {}", num(cap)),
-        None => "max_usd of the suite".to_string(),
+    // Name the caps that actually refused calls; a run cap alone names itself.
+    let policy = if !report.caps_hit.is_empty() {
+        report.caps_hit.join(", ")
+    } else {
+        match report.max_run_usd {
+            Some(cap) => format!("budget.max_run_usd = {}", num(cap)),
+            None => "max_usd of the suite".to_string(),
+        }
     };
     if report.stopped || !report.not_run.is_empty() {
         let names: Vec<String> = report
@@ -1115,6 +1120,33 @@ mod tests {
         assert!((c.cost_delta_usd.unwrap_or_default() - 0.02).abs() < 1e-12);
     }
 
+    // Regression: a suite's `max_usd` stopping calls was blamed on `budget.max_run_usd`.
+    #[test]
+    fn budget_reason_names_the_cap_that_refused() {
+        let head = suite(&[true], "extract", 0.0);
+        let report = BudgetReport {
+            max_run_usd: Some(1.0),
+            spent_usd: 0.0001,
+            stopped: true,
+            not_run: vec![("extract".into(), "a".into())],
+            caps_hit: vec!["max_usd = 0.0005 (suite `extract`)".into()],
+        };
+        let v = decide(
+            &head,
+            None,
+            &[],
+            &GatePolicy::default(),
+            &BudgetPolicy::default(),
+            report,
+        );
+        let reason = v
+            .gate
+            .failures()
+            .find(|r| r.kind == GateReasonKind::Budget)
+            .expect("budget reason");
+        assert_eq!(reason.policy, "max_usd = 0.0005 (suite `extract`)");
+    }
+
     #[test]
     fn budget_stop_fails_and_lists_what_was_not_run() {
         let head = suite(&[true, true], "capitals", 0.4);
@@ -1125,6 +1157,7 @@ mod tests {
             not_run: (0..7)
                 .map(|i| ("capitals".to_string(), format!("x{i}")))
                 .collect(),
+            caps_hit: Vec::new(),
         };
         let v = decide(
             &head,

@@ -386,6 +386,10 @@ pub struct BudgetReport {
     pub stopped: bool,
     /// `(suite, scenario id)` of what was not run because of the cap.
     pub not_run: Vec<(String, String)>,
+    /// The caps that stopped calls, as policy text: `budget.max_run_usd = 1`,
+    /// ``max_usd = 0.5 (suite `extract`)``.
+    #[serde(default)]
+    pub caps_hit: Vec<String>,
 }
 
 /// Everything a reporter needs to say whether the merge may proceed, and why.

@@ -855,6 +855,7 @@ mod tests {
                 spent_usd: 0.0042,
                 stopped: false,
                 not_run: vec![],
+                caps_hit: vec![],
             },
             gate,
             total_cost_usd: 0.665,

@@ -4,7 +4,9 @@
 //! counted as a token (no tokenizer produces more tokens than bytes, plus a per-message
 //! overhead) and the full `max_tokens` of output. A call whose reservation could cross a cap
 //! is not issued. After the call the reservation is replaced by the real cost, so the sum of
-//! real costs never exceeds the cap.
+//! real costs never exceeds the cap. A call that does not fit only because other calls'
+//! reservations are outstanding waits for them to settle (their real cost is usually far
+//! below the bound); a call that cannot fit even then is not run.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,6 +40,8 @@ struct Ledger {
     suite_spent: HashMap<String, f64>,
     suite_reserved: HashMap<String, f64>,
     stopped: bool,
+    /// The policies that refused a call, e.g. `budget.max_run_usd = 1`.
+    caps_hit: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -45,6 +49,7 @@ pub struct Budget {
     cap: Option<f64>,
     suite_caps: HashMap<String, f64>,
     ledger: Mutex<Ledger>,
+    settled: tokio::sync::Notify,
 }
 
 /// A granted reservation; give it back with [`Budget::settle`].
@@ -99,7 +104,12 @@ impl Budget {
             cap,
             suite_caps,
             ledger: Mutex::new(Ledger::default()),
+            settled: tokio::sync::Notify::new(),
         }
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn cap(&self) -> Option<f64> {
@@ -116,29 +126,63 @@ impl Budget {
 
     /// Reserves `amount` for a call of `suite`, or refuses when a cap could be crossed.
     pub fn reserve(&self, suite: &str, amount: f64) -> Result<Reservation, Refusal> {
-        let mut l = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        self.try_reserve(suite, amount)
+            .map_err(|(refusal, _)| self.refuse(refusal))
+    }
+
+    /// Like [`Budget::reserve`], but a call that would fit once the reservations of calls
+    /// in flight have settled waits for them instead of being refused.
+    pub async fn reserve_waiting(&self, suite: &str, amount: f64) -> Result<Reservation, Refusal> {
+        loop {
+            // Registered before the check, so a settlement in between is not missed.
+            let settled = self.settled.notified();
+            match self.try_reserve(suite, amount) {
+                Ok(r) => return Ok(r),
+                Err((_, true)) => settled.await,
+                Err((refusal, false)) => return Err(self.refuse(refusal)),
+            }
+        }
+    }
+
+    fn refuse(&self, refusal: Refusal) -> Refusal {
+        let mut l = self.ledger();
+        l.stopped = true;
+        l.caps_hit.insert(match &refusal {
+            Refusal::Run { cap, .. } => format!("budget.max_run_usd = {cap}"),
+            Refusal::Suite { suite, cap, .. } => format!("max_usd = {cap} (suite `{suite}`)"),
+        });
+        refusal
+    }
+
+    /// `Err((refusal, true))` when the call would fit once outstanding reservations settle.
+    fn try_reserve(&self, suite: &str, amount: f64) -> Result<Reservation, (Refusal, bool)> {
+        let mut l = self.ledger();
         if let Some(cap) = self.cap {
             let committed = l.spent + l.reserved;
             if committed + amount > cap + 1e-12 {
-                l.stopped = true;
-                return Err(Refusal::Run {
-                    cap,
-                    committed,
-                    needed: amount,
-                });
+                let can_wait = l.reserved > 0.0 && l.spent + amount <= cap + 1e-12;
+                return Err((
+                    Refusal::Run {
+                        cap,
+                        committed,
+                        needed: amount,
+                    },
+                    can_wait,
+                ));
             }
         }
         if let Some(&cap) = self.suite_caps.get(suite) {
-            let committed = l.suite_spent.get(suite).copied().unwrap_or(0.0)
-                + l.suite_reserved.get(suite).copied().unwrap_or(0.0);
-            if committed + amount > cap + 1e-12 {
-                l.stopped = true;
-                return Err(Refusal::Suite {
+            let spent = l.suite_spent.get(suite).copied().unwrap_or(0.0);
+            let reserved = l.suite_reserved.get(suite).copied().unwrap_or(0.0);
+            if spent + reserved + amount > cap + 1e-12 {
+                let can_wait = reserved > 0.0 && spent + amount <= cap + 1e-12;
+                let refusal = Refusal::Suite {
                     suite: suite.to_string(),
                     cap,
-                    committed,
+                    committed: spent + reserved,
                     needed: amount,
-                });
+                };
+                return Err((refusal, can_wait));
             }
         }
         l.reserved += amount;
@@ -151,31 +195,35 @@ impl Budget {
 
     /// Replaces a reservation by what the call really cost (0 when it failed).
     pub fn settle(&self, reservation: Reservation, actual: f64) {
-        let mut l = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let mut l = self.ledger();
         l.reserved = (l.reserved - reservation.amount).max(0.0);
         if let Some(r) = l.suite_reserved.get_mut(&reservation.suite) {
             *r = (*r - reservation.amount).max(0.0);
         }
         l.spent += actual;
         *l.suite_spent.entry(reservation.suite).or_default() += actual;
+        drop(l);
+        self.settled.notify_waiters();
     }
 
     /// Records spending that needed no reservation (no cap is set).
     pub fn record(&self, suite: &str, actual: f64) {
-        let mut l = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let mut l = self.ledger();
         l.spent += actual;
         *l.suite_spent.entry(suite.to_string()).or_default() += actual;
     }
 
     pub fn spent(&self) -> f64 {
-        self.ledger.lock().unwrap_or_else(|p| p.into_inner()).spent
+        self.ledger().spent
     }
 
     pub fn stopped(&self) -> bool {
-        self.ledger
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stopped
+        self.ledger().stopped
+    }
+
+    /// The caps that refused a call, as policy text.
+    pub fn caps_hit(&self) -> Vec<String> {
+        self.ledger().caps_hit.iter().cloned().collect()
     }
 }
 
@@ -193,6 +241,25 @@ mod tests {
         b.settle(r2, 0.5);
         assert!((b.spent() - 0.7).abs() < 1e-12);
         assert!(b.stopped());
+    }
+
+    // Regression: with many calls in flight, calls that would fit were refused for good while
+    // other reservations were outstanding, so a cap stopped the run far below its limit.
+    #[tokio::test]
+    async fn a_call_that_fits_after_settlement_waits_instead_of_being_refused() {
+        let b = std::sync::Arc::new(Budget::new(Some(1.0), HashMap::new()));
+        let first = b.reserve("s", 0.9).expect("fits");
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move { b.reserve_waiting("s", 0.5).await.map(|_| ()) })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "waits while 0.9 is reserved");
+        b.settle(first, 0.1);
+        assert!(waiter.await.expect("joins").is_ok(), "0.1 spent + 0.5 fits");
+        // Cannot fit even with nothing outstanding: refused at once, and the cap is named.
+        assert!(b.reserve_waiting("s", 0.95).await.is_err());
+        assert_eq!(b.caps_hit(), ["budget.max_run_usd = 1"]);
     }
 
     #[test]

@@ -195,7 +195,8 @@ pub async fn execute(
                             .clone()
                             .unwrap_or_else(|| "not affected and not recorded".to_string())
                     };
-                    not_run.push((suite.name.clone(), scenario.id.clone()));
+                    // Reported as skipped scenarios (a warning, or a threshold failure), not
+                    // as scenarios a budget cap stopped.
                     ready.push((key, skipped_sample(&job, why)));
                 } else {
                     if shared.budget.has_caps()
@@ -338,6 +339,7 @@ pub async fn execute(
             spent_usd: spent,
             stopped: shared.budget.stopped(),
             not_run,
+            caps_hit: shared.budget.caps_hit(),
         },
         unfinished: expected.len().saturating_sub(finished.len()),
         results: finished,
@@ -607,10 +609,14 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         .get(&suite.provider)
         .and_then(|p| p.params.max_tokens);
     let reservation = match (shared.budget.has_caps(), price) {
-        (true, Some(price)) => match shared.budget.reserve(
-            &suite.name,
-            cost_upper_bound(&job.messages, max_tokens, price),
-        ) {
+        (true, Some(price)) => match shared
+            .budget
+            .reserve_waiting(
+                &suite.name,
+                cost_upper_bound(&job.messages, max_tokens, price),
+            )
+            .await
+        {
             Ok(r) => Some(r),
             Err(refusal) => {
                 let sample = skipped_sample(&job, refusal.to_string());
