@@ -45,10 +45,13 @@ pub(crate) struct SuiteCtx<'a> {
 }
 
 /// Reads a file through the source as UTF-8 text. `Ok(None)` when it does not exist.
+/// Text files are read with CRLF line endings as LF: a Windows checkout (git's default
+/// `core.autocrlf`) and Linux CI must render the same prompts, or no recording would ever
+/// be shared between them.
 pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String>, String> {
     match source.read(rel) {
         Ok(Some(bytes)) => String::from_utf8(bytes)
-            .map(Some)
+            .map(|text| Some(if text.contains("\r\n") { text.replace("\r\n", "\n") } else { text }))
             .map_err(|_| "is not valid UTF-8 text".to_string()),
         Ok(None) => Ok(None),
         Err(e) => Err(format!("cannot be read: {e}")),
@@ -544,5 +547,20 @@ fn read_scenarios_file(
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MemorySource;
+
+    // Regression: a prompt file with Windows line endings sent `\r` to the model, so every
+    // scenario using it got a new fingerprint on Windows checkouts.
+    #[test]
+    fn crlf_is_read_as_lf() {
+        let source = MemorySource::new().with("prompts/p.txt", "line one\r\nline two\r\n");
+        let text = read_text(&source, Path::new("prompts/p.txt")).expect("reads").expect("exists");
+        assert_eq!(text, "line one\nline two\n");
     }
 }
