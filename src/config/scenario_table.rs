@@ -218,6 +218,8 @@ impl ScenarioSink<'_> {
             }
         }
         if let (true, Some(id)) = (ok, id) {
+            // `extend` leaves room for four; a 100,000-scenario project keeps every list.
+            asserts.shrink_to_fit();
             self.scenarios.push(Scenario {
                 id,
                 vars: vars.into(),
