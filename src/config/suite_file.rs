@@ -51,7 +51,13 @@ pub(crate) struct SuiteCtx<'a> {
 pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String>, String> {
     match source.read(rel) {
         Ok(Some(bytes)) => String::from_utf8(bytes)
-            .map(|text| Some(if text.contains("\r\n") { text.replace("\r\n", "\n") } else { text }))
+            .map(|text| {
+                Some(if text.contains("\r\n") {
+                    text.replace("\r\n", "\n")
+                } else {
+                    text
+                })
+            })
             .map_err(|_| "is not valid UTF-8 text".to_string()),
         Ok(None) => Ok(None),
         Err(e) => Err(format!("cannot be read: {e}")),
@@ -560,7 +566,9 @@ mod tests {
     #[test]
     fn crlf_is_read_as_lf() {
         let source = MemorySource::new().with("prompts/p.txt", "line one\r\nline two\r\n");
-        let text = read_text(&source, Path::new("prompts/p.txt")).expect("reads").expect("exists");
+        let text = read_text(&source, Path::new("prompts/p.txt"))
+            .expect("reads")
+            .expect("exists");
         assert_eq!(text, "line one\nline two\n");
     }
 }
