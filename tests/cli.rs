@@ -356,6 +356,53 @@ fn validate_accepts_a_valid_project() {
     );
 }
 
+/// The settings the docs show as deciding a gate (`<code>gate.tolerance = 0.02</code>` in the
+/// sample comment) are real keys: the sample once showed `gate.regression_tolerance`, which
+/// `validate` rejects.
+#[test]
+fn settings_shown_in_the_docs_validate() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(&docs).expect("docs/") {
+        let path = entry.expect("docs/ entry").path();
+        let text = std::fs::read_to_string(&path).expect("read doc");
+        for code in text.split("<code>").skip(1) {
+            let code = code.split("</code>").next().unwrap_or("");
+            for setting in code.split(", ") {
+                let Some((key, value)) = setting.split_once(" = ") else {
+                    continue;
+                };
+                let Some((table, key)) = key.split_once('.') else {
+                    continue;
+                };
+                if ["gate", "budget"].contains(&table) {
+                    tables
+                        .entry(table.to_string())
+                        .or_default()
+                        .push(format!("{key} = {value}"));
+                }
+            }
+        }
+    }
+    assert!(
+        tables.get("gate").is_some_and(|g| !g.is_empty()),
+        "the docs show gate settings: {tables:?}"
+    );
+    let mut settings = VALID_SETTINGS.to_string();
+    for (table, lines) in &tables {
+        let mut lines = lines.clone();
+        lines.sort();
+        lines.dedup();
+        settings.push_str(&format!("\n[{table}]\n{}\n", lines.join("\n")));
+    }
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings)
+        .file("evals/a.toml", VALID_SUITE);
+    let out = p.run(&["validate"]);
+    out.expect_code(0);
+    assert!(!out.all().contains("warning"), "{settings}\n{}", out.all());
+}
+
 #[test]
 fn validate_reports_each_problem_with_file_line_col_and_key_path() {
     let mut problems = Vec::new();

@@ -821,7 +821,7 @@ mod tests {
             kind: GateReasonKind::Regression,
             level: GateLevel::Fail,
             message: "capitals: pass rate regressed by 15.0 pp (p=0.004)".into(),
-            policy: "gate.regression_tolerance = 0.02".into(),
+            policy: "gate.tolerance = 0.02, gate.alpha = 0.05".into(),
         });
         gate.push(GateReason {
             kind: GateReasonKind::CostIncrease,
