@@ -2178,6 +2178,130 @@ fn diff_in_github_actions_writes_annotations_summary_and_outputs() {
     roxmltree::Document::parse(&p.read("out.xml")).expect("JUnit parses");
 }
 
+/// Points `GITHUB_ACTIONS`, `GITHUB_STEP_SUMMARY` and `GITHUB_OUTPUT` at files of the
+/// project, as the runner does for a step.
+fn in_github_actions(p: &mut TestProject) {
+    p.write("gh/summary.md", "");
+    p.write("gh/output", "");
+    let dir = p.path().to_path_buf();
+    p.set_env("GITHUB_ACTIONS", "true");
+    p.set_env(
+        "GITHUB_STEP_SUMMARY",
+        &dir.join("gh/summary.md").to_string_lossy(),
+    );
+    p.set_env("GITHUB_OUTPUT", &dir.join("gh/output").to_string_lossy());
+}
+
+/// The `cost-delta` output is the delta the cost gate and the comment use: on the scenarios
+/// both sides evaluated. It was head total minus base total, so two scenarios added on head
+/// made it positive while the gate saw no change.
+#[test]
+fn cost_delta_output_is_the_paired_delta_the_gate_uses() {
+    let mock = Mock::with_rules(diff_rules());
+    let (mut p, base) = diff_repo(&mock);
+    p.write(
+        "evals/capitals.toml",
+        &capitals_suite("x", &CAPITALS[..12])
+            .replace("prompt = \"x\"", "prompt_file = \"prompts/capitals.txt\""),
+    );
+    in_github_actions(&mut p);
+    let out = p.run(&["diff", &base, "--json-out", "verdict.json"]);
+    out.expect_code(0);
+    let verdict: Value = serde_json::from_str(&p.read("verdict.json")).expect("verdict JSON");
+    let paired = verdict["cost_delta_usd"].as_f64().expect("a paired delta");
+    let base_total = verdict["base_total_cost_usd"].as_f64().expect("base total");
+    let head_total = verdict["total_cost_usd"].as_f64().expect("head total");
+    assert!(paired.abs() < 1e-12, "same outputs on both sides: {paired}");
+    assert!(head_total > base_total, "two scenarios were added on head");
+    let outputs = p.read("gh/output");
+    assert!(
+        outputs.contains(&format!("cost-delta={paired:.6}\n")),
+        "{outputs}"
+    );
+    assert!(outputs.contains("verdict=passed\n"), "{outputs}");
+}
+
+/// `run` and `merge` in GitHub Actions report as `diff` does: the job summary and an error
+/// annotation on the suite file line of each failing scenario. They wrote neither.
+#[test]
+fn run_and_merge_in_github_actions_write_the_summary_and_annotations() {
+    let mock = Mock::with_rules(capital_rules());
+    let suite = capitals_suite("Capital of {{ country }}?", &CAPITALS[..4])
+        .replace("value = \"rome\"", "value = \"naples\"");
+    // The 1-based line of italy's `[[scenario]]` header, just above its (0-based) id line.
+    let italy_line = suite
+        .lines()
+        .position(|l| l == "id = \"italy\"")
+        .expect("italy");
+    let mut p = TestProject::new()
+        .file(
+            "evalgit.toml",
+            &settings(&mock.openai_url(), "[gate]\nmin_pass_rate = 0.9\n"),
+        )
+        .file("evals/capitals.toml", &suite);
+    for k in 1..=2 {
+        p.run(&[
+            "run",
+            "--shard",
+            &format!("{k}/2"),
+            "-o",
+            &format!("shard{k}.jsonl"),
+        ]);
+    }
+    in_github_actions(&mut p);
+
+    let out = p.run(&["run"]);
+    out.expect_code(1);
+    let annotation = "::error file=evals/capitals.toml,line=";
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(annotation) && l.contains("italy"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one annotation for the failing scenario:\n{}",
+        out.stdout
+    );
+    assert!(
+        lines[0].starts_with(&format!("{annotation}{italy_line},")),
+        "on the scenario's line {italy_line}: {}",
+        lines[0]
+    );
+    assert!(
+        out.stdout.contains("::error file=evals/capitals.toml")
+            && out.stdout.contains("min_pass_rate"),
+        "the gate's reason is annotated:\n{}",
+        out.stdout
+    );
+    let summary = p.read("gh/summary.md");
+    assert!(summary.contains("gate failed"), "{summary}");
+    assert!(summary.contains("min_pass_rate"), "{summary}");
+    assert!(p.read("gh/output").contains("verdict=gate-failed\n"));
+
+    p.write("gh/summary.md", "");
+    p.write("gh/output", "");
+    let out = p.run(&[
+        "merge",
+        "-o",
+        "merged.jsonl",
+        "shard1.jsonl",
+        "shard2.jsonl",
+    ]);
+    out.expect_code(1);
+    let merged: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(annotation) && l.contains("italy"))
+        .collect();
+    assert_eq!(merged, lines, "merge annotates as the single run did");
+    let summary = p.read("gh/summary.md");
+    assert!(summary.contains("gate failed"), "{summary}");
+    assert!(summary.contains("min_pass_rate"), "{summary}");
+    assert!(p.read("gh/output").contains("verdict=gate-failed\n"));
+}
+
 // Model-graded checks (issue 5): a judge reply that is JSON grades the output; a malformed
 // reply is retried, then reported as an error, never a pass; judgments are cached.
 #[test]
