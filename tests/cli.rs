@@ -1445,14 +1445,52 @@ fn diff_repo(mock: &Mock) -> (TestProject, String) {
     (p, base)
 }
 
+/// The gate's reasons in a `--json`/`--json-out` verdict: `(kind, level, message)`.
+fn gate_reasons(verdict: &Value) -> Vec<(String, String, String)> {
+    verdict["gate"]["reasons"]
+        .as_array()
+        .expect("gate.reasons")
+        .iter()
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (field("kind"), field("level"), field("message"))
+        })
+        .collect()
+}
+
+/// The `suite/id`s of the verdict's changes of `kind`.
+fn changed(verdict: &Value, kind: &str) -> Vec<String> {
+    let mut ids: Vec<String> = verdict["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["suite"].as_str().unwrap_or("?"),
+                c["id"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[test]
 fn diff_blocks_a_regression_between_two_commits() {
     let mock = Mock::with_rules(diff_rules());
     let (p, base) = diff_repo(&mock);
+    // No threshold and no cost policy at head ("I do not know" costs more than "Paris"), so
+    // the exit 1 can only come from the regression itself.
+    p.write(
+        "evalgit.toml",
+        &settings(&mock.openai_url(), "[gate]\nmin_pass_rate = 0.0\n"),
+    );
     p.write("prompts/capitals.txt", "v4 capital of {{ country }}?");
     p.commit("head: v4 prompt");
     mock.reset();
-    let out = p.run(&["diff", &base, "HEAD"]);
+    let out = p.run(&["diff", &base, "HEAD", "--json-out", "verdict.json"]);
     out.expect_code(1);
     assert_eq!(
         mock.requests_for("v1"),
@@ -1460,9 +1498,24 @@ fn diff_blocks_a_regression_between_two_commits() {
         "the base replays from its committed snapshots"
     );
     assert_eq!(mock.requests_for("v4"), 10);
-    let text = out.stdout.to_lowercase();
+    let verdict: Value = serde_json::from_str(&p.read("verdict.json")).expect("verdict JSON");
+    let failing: Vec<_> = gate_reasons(&verdict)
+        .into_iter()
+        .filter(|(_, level, _)| level == "fail")
+        .collect();
+    assert!(!failing.is_empty(), "{}", out.all());
+    for (kind, _, message) in &failing {
+        assert_eq!(
+            kind, "regression",
+            "only the regression fails the gate: {failing:?}"
+        );
+        assert!(
+            message.starts_with("capitals: ") && message.contains("(the tolerance)"),
+            "{message}"
+        );
+    }
     assert!(
-        text.contains("regress"),
+        out.stdout.contains("capitals: pass rate fell 100.0 points"),
         "the verdict names the regression:\n{}",
         out.all()
     );
@@ -1482,19 +1535,137 @@ fn diff_json_output_parses_and_names_the_newly_failing() {
     out.expect_code(1);
     let v: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("--json is not JSON ({e}):\n{}", out.stdout));
-    let text = v.to_string();
-    assert!(text.contains("newly") || text.contains("Newly"), "{text}");
-    assert!(text.contains("france"), "{text}");
+    let expected: Vec<String> = {
+        let mut ids: Vec<String> = CAPITALS[..10]
+            .iter()
+            .map(|(c, _)| format!("capitals/{}", c.to_lowercase()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(changed(&v, "newly-failing"), expected);
+    let france = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["id"] == "france")
+        .expect("france");
+    assert_eq!(france["file"], "evals/capitals.toml");
+    assert_eq!(france["base_pass"], true);
+    assert_eq!(france["head_pass"], false);
+    assert_eq!(france["base_score"], 1.0);
+    assert_eq!(france["head_score"], 0.0);
+    assert!(
+        france["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("paris") && r.contains("I do not know")),
+        "{france}"
+    );
+    assert_eq!(v["gate"]["pass"], false);
+    let suite = &v["suites"][0];
+    assert_eq!(suite["suite"], "capitals");
+    assert_eq!(suite["paired"], 10);
+    assert_eq!(suite["base"]["pass_rate"], 1.0);
+    assert_eq!(suite["head"]["pass_rate"], 0.0);
+    assert_eq!(suite["pass_rate"]["status"], "regressed");
 }
 
+/// One scenario flips each way (kenya fails at base and passes at head, france the
+/// reverse) and every output changes words: noise the gate must not block on.
 #[test]
 fn diff_passes_on_noise() {
-    let mock = Mock::with_rules(diff_rules());
+    let mut rules = vec![
+        Rule::matching("v1 capital of Kenya").reply("I do not know"),
+        Rule::matching("v2 capital of France").reply("Lyon!"),
+    ];
+    rules.extend(diff_rules());
+    let mock = Mock::with_rules(rules);
     let (p, base) = diff_repo(&mock);
     p.write("prompts/capitals.txt", "v2 capital of {{ country }}?");
-    let out = p.run(&["diff", &base]);
+    let out = p.run(&["diff", &base, "--json"]);
     out.expect_code(0);
     assert_eq!(mock.requests_for("v2"), 10);
+    let v: Value = serde_json::from_str(&out.stdout).expect("--json");
+    assert_eq!(changed(&v, "newly-failing"), ["capitals/france"]);
+    assert_eq!(changed(&v, "newly-passing"), ["capitals/kenya"]);
+    assert_eq!(changed(&v, "output-changed").len(), 8, "{}", out.stdout);
+    assert_eq!(v["gate"]["pass"], true);
+    assert!(
+        gate_reasons(&v)
+            .iter()
+            .all(|(kind, _, _)| kind != "regression"),
+        "{:?}",
+        gate_reasons(&v)
+    );
+}
+
+/// The default base: no BASE argument compares the working tree with the merge-base of
+/// HEAD and the default branch, not the default branch's tip.
+#[test]
+fn diff_defaults_to_the_merge_base_with_the_default_branch() {
+    let mock = Mock::with_rules(diff_rules());
+    let (p, base) = diff_repo(&mock);
+    p.git(&["checkout", "-q", "-b", "feature"]);
+    p.write("README.md", "a feature\n");
+    p.commit("feature: a readme");
+    // Main moves on after the feature branched: its tip must not be the baseline.
+    p.git(&["checkout", "-q", "main"]);
+    p.write("prompts/capitals.txt", "v3 capital of {{ country }}?");
+    p.commit("main: v3 prompt");
+    p.git(&["checkout", "-q", "feature"]);
+    // Head is the working tree, uncommitted.
+    p.write("prompts/capitals.txt", "v4 capital of {{ country }}?");
+    mock.reset();
+    let out = p.run(&["diff", "--json"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains(&format!("({}) vs head working tree", &base[..10])),
+        "the base is the merge-base {base}:\n{}",
+        out.stderr
+    );
+    assert_eq!(mock.requests_for("v3"), 0, "main's tip is not evaluated");
+    assert_eq!(mock.requests_for("v1"), 0, "the base replays its snapshots");
+    assert_eq!(mock.requests_for("v4"), 10, "the working tree is head");
+    let v: Value = serde_json::from_str(&out.stdout).expect("--json");
+    assert_eq!(changed(&v, "newly-failing").len(), 10);
+}
+
+/// `--base-results FILE` takes the baseline from a results file: no git, no base run.
+#[test]
+fn diff_against_a_base_results_file() {
+    let mock = Mock::with_rules(diff_rules());
+    let suite = capitals_suite("x", &CAPITALS[..10])
+        .replace("prompt = \"x\"", "prompt_file = \"prompts/capitals.txt\"");
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file("prompts/capitals.txt", "v1 capital of {{ country }}?")
+        .file("evals/capitals.toml", &suite);
+    p.run(&["run", "-o", "base.jsonl"]).expect_code(0);
+    // Only france changes: the other nine replay from the cache.
+    p.write(
+        "evals/capitals.toml",
+        &suite.replace("value = \"paris\"", "value = \"lyon\""),
+    );
+    mock.reset();
+    let out = p.run(&["diff", "--base-results", "base.jsonl", "--json"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("base base.jsonl vs head working tree"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        mock.requests(),
+        0,
+        "the base is read, not run: {}",
+        out.all()
+    );
+    let v: Value = serde_json::from_str(&out.stdout).expect("--json");
+    assert_eq!(changed(&v, "newly-failing"), ["capitals/france"]);
+    assert_eq!(v["suites"][0]["paired"], 10);
+    assert_eq!(v["suites"][0]["base"]["pass_rate"], 1.0);
+    assert_eq!(v["suites"][0]["head"]["pass_rate"], 0.9);
 }
 
 #[test]
