@@ -356,6 +356,53 @@ fn validate_accepts_a_valid_project() {
     );
 }
 
+/// The settings the docs show as deciding a gate (`<code>gate.tolerance = 0.02</code>` in the
+/// sample comment) are real keys: the sample once showed `gate.regression_tolerance`, which
+/// `validate` rejects.
+#[test]
+fn settings_shown_in_the_docs_validate() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(&docs).expect("docs/") {
+        let path = entry.expect("docs/ entry").path();
+        let text = std::fs::read_to_string(&path).expect("read doc");
+        for code in text.split("<code>").skip(1) {
+            let code = code.split("</code>").next().unwrap_or("");
+            for setting in code.split(", ") {
+                let Some((key, value)) = setting.split_once(" = ") else {
+                    continue;
+                };
+                let Some((table, key)) = key.split_once('.') else {
+                    continue;
+                };
+                if ["gate", "budget"].contains(&table) {
+                    tables
+                        .entry(table.to_string())
+                        .or_default()
+                        .push(format!("{key} = {value}"));
+                }
+            }
+        }
+    }
+    assert!(
+        tables.get("gate").is_some_and(|g| !g.is_empty()),
+        "the docs show gate settings: {tables:?}"
+    );
+    let mut settings = VALID_SETTINGS.to_string();
+    for (table, lines) in &tables {
+        let mut lines = lines.clone();
+        lines.sort();
+        lines.dedup();
+        settings.push_str(&format!("\n[{table}]\n{}\n", lines.join("\n")));
+    }
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings)
+        .file("evals/a.toml", VALID_SUITE);
+    let out = p.run(&["validate"]);
+    out.expect_code(0);
+    assert!(!out.all().contains("warning"), "{settings}\n{}", out.all());
+}
+
 #[test]
 fn validate_reports_each_problem_with_file_line_col_and_key_path() {
     let mut problems = Vec::new();
@@ -1398,14 +1445,52 @@ fn diff_repo(mock: &Mock) -> (TestProject, String) {
     (p, base)
 }
 
+/// The gate's reasons in a `--json`/`--json-out` verdict: `(kind, level, message)`.
+fn gate_reasons(verdict: &Value) -> Vec<(String, String, String)> {
+    verdict["gate"]["reasons"]
+        .as_array()
+        .expect("gate.reasons")
+        .iter()
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (field("kind"), field("level"), field("message"))
+        })
+        .collect()
+}
+
+/// The `suite/id`s of the verdict's changes of `kind`.
+fn changed(verdict: &Value, kind: &str) -> Vec<String> {
+    let mut ids: Vec<String> = verdict["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["kind"] == kind)
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["suite"].as_str().unwrap_or("?"),
+                c["id"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[test]
 fn diff_blocks_a_regression_between_two_commits() {
     let mock = Mock::with_rules(diff_rules());
     let (p, base) = diff_repo(&mock);
+    // No threshold and no cost policy at head ("I do not know" costs more than "Paris"), so
+    // the exit 1 can only come from the regression itself.
+    p.write(
+        "evalgit.toml",
+        &settings(&mock.openai_url(), "[gate]\nmin_pass_rate = 0.0\n"),
+    );
     p.write("prompts/capitals.txt", "v4 capital of {{ country }}?");
     p.commit("head: v4 prompt");
     mock.reset();
-    let out = p.run(&["diff", &base, "HEAD"]);
+    let out = p.run(&["diff", &base, "HEAD", "--json-out", "verdict.json"]);
     out.expect_code(1);
     assert_eq!(
         mock.requests_for("v1"),
@@ -1413,9 +1498,24 @@ fn diff_blocks_a_regression_between_two_commits() {
         "the base replays from its committed snapshots"
     );
     assert_eq!(mock.requests_for("v4"), 10);
-    let text = out.stdout.to_lowercase();
+    let verdict: Value = serde_json::from_str(&p.read("verdict.json")).expect("verdict JSON");
+    let failing: Vec<_> = gate_reasons(&verdict)
+        .into_iter()
+        .filter(|(_, level, _)| level == "fail")
+        .collect();
+    assert!(!failing.is_empty(), "{}", out.all());
+    for (kind, _, message) in &failing {
+        assert_eq!(
+            kind, "regression",
+            "only the regression fails the gate: {failing:?}"
+        );
+        assert!(
+            message.starts_with("capitals: ") && message.contains("(the tolerance)"),
+            "{message}"
+        );
+    }
     assert!(
-        text.contains("regress"),
+        out.stdout.contains("capitals: pass rate fell 100.0 points"),
         "the verdict names the regression:\n{}",
         out.all()
     );
@@ -1435,19 +1535,137 @@ fn diff_json_output_parses_and_names_the_newly_failing() {
     out.expect_code(1);
     let v: Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("--json is not JSON ({e}):\n{}", out.stdout));
-    let text = v.to_string();
-    assert!(text.contains("newly") || text.contains("Newly"), "{text}");
-    assert!(text.contains("france"), "{text}");
+    let expected: Vec<String> = {
+        let mut ids: Vec<String> = CAPITALS[..10]
+            .iter()
+            .map(|(c, _)| format!("capitals/{}", c.to_lowercase()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(changed(&v, "newly-failing"), expected);
+    let france = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["id"] == "france")
+        .expect("france");
+    assert_eq!(france["file"], "evals/capitals.toml");
+    assert_eq!(france["base_pass"], true);
+    assert_eq!(france["head_pass"], false);
+    assert_eq!(france["base_score"], 1.0);
+    assert_eq!(france["head_score"], 0.0);
+    assert!(
+        france["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("paris") && r.contains("I do not know")),
+        "{france}"
+    );
+    assert_eq!(v["gate"]["pass"], false);
+    let suite = &v["suites"][0];
+    assert_eq!(suite["suite"], "capitals");
+    assert_eq!(suite["paired"], 10);
+    assert_eq!(suite["base"]["pass_rate"], 1.0);
+    assert_eq!(suite["head"]["pass_rate"], 0.0);
+    assert_eq!(suite["pass_rate"]["status"], "regressed");
 }
 
+/// One scenario flips each way (kenya fails at base and passes at head, france the
+/// reverse) and every output changes words: noise the gate must not block on.
 #[test]
 fn diff_passes_on_noise() {
-    let mock = Mock::with_rules(diff_rules());
+    let mut rules = vec![
+        Rule::matching("v1 capital of Kenya").reply("I do not know"),
+        Rule::matching("v2 capital of France").reply("Lyon!"),
+    ];
+    rules.extend(diff_rules());
+    let mock = Mock::with_rules(rules);
     let (p, base) = diff_repo(&mock);
     p.write("prompts/capitals.txt", "v2 capital of {{ country }}?");
-    let out = p.run(&["diff", &base]);
+    let out = p.run(&["diff", &base, "--json"]);
     out.expect_code(0);
     assert_eq!(mock.requests_for("v2"), 10);
+    let v: Value = serde_json::from_str(&out.stdout).expect("--json");
+    assert_eq!(changed(&v, "newly-failing"), ["capitals/france"]);
+    assert_eq!(changed(&v, "newly-passing"), ["capitals/kenya"]);
+    assert_eq!(changed(&v, "output-changed").len(), 8, "{}", out.stdout);
+    assert_eq!(v["gate"]["pass"], true);
+    assert!(
+        gate_reasons(&v)
+            .iter()
+            .all(|(kind, _, _)| kind != "regression"),
+        "{:?}",
+        gate_reasons(&v)
+    );
+}
+
+/// The default base: no BASE argument compares the working tree with the merge-base of
+/// HEAD and the default branch, not the default branch's tip.
+#[test]
+fn diff_defaults_to_the_merge_base_with_the_default_branch() {
+    let mock = Mock::with_rules(diff_rules());
+    let (p, base) = diff_repo(&mock);
+    p.git(&["checkout", "-q", "-b", "feature"]);
+    p.write("README.md", "a feature\n");
+    p.commit("feature: a readme");
+    // Main moves on after the feature branched: its tip must not be the baseline.
+    p.git(&["checkout", "-q", "main"]);
+    p.write("prompts/capitals.txt", "v3 capital of {{ country }}?");
+    p.commit("main: v3 prompt");
+    p.git(&["checkout", "-q", "feature"]);
+    // Head is the working tree, uncommitted.
+    p.write("prompts/capitals.txt", "v4 capital of {{ country }}?");
+    mock.reset();
+    let out = p.run(&["diff", "--json"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains(&format!("({}) vs head working tree", &base[..10])),
+        "the base is the merge-base {base}:\n{}",
+        out.stderr
+    );
+    assert_eq!(mock.requests_for("v3"), 0, "main's tip is not evaluated");
+    assert_eq!(mock.requests_for("v1"), 0, "the base replays its snapshots");
+    assert_eq!(mock.requests_for("v4"), 10, "the working tree is head");
+    let v: Value = serde_json::from_str(&out.stdout).expect("--json");
+    assert_eq!(changed(&v, "newly-failing").len(), 10);
+}
+
+/// `--base-results FILE` takes the baseline from a results file: no git, no base run.
+#[test]
+fn diff_against_a_base_results_file() {
+    let mock = Mock::with_rules(diff_rules());
+    let suite = capitals_suite("x", &CAPITALS[..10])
+        .replace("prompt = \"x\"", "prompt_file = \"prompts/capitals.txt\"");
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file("prompts/capitals.txt", "v1 capital of {{ country }}?")
+        .file("evals/capitals.toml", &suite);
+    p.run(&["run", "-o", "base.jsonl"]).expect_code(0);
+    // Only france changes: the other nine replay from the cache.
+    p.write(
+        "evals/capitals.toml",
+        &suite.replace("value = \"paris\"", "value = \"lyon\""),
+    );
+    mock.reset();
+    let out = p.run(&["diff", "--base-results", "base.jsonl", "--json"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("base base.jsonl vs head working tree"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        mock.requests(),
+        0,
+        "the base is read, not run: {}",
+        out.all()
+    );
+    let v: Value = serde_json::from_str(&out.stdout).expect("--json");
+    assert_eq!(changed(&v, "newly-failing"), ["capitals/france"]);
+    assert_eq!(v["suites"][0]["paired"], 10);
+    assert_eq!(v["suites"][0]["base"]["pass_rate"], 1.0);
+    assert_eq!(v["suites"][0]["head"]["pass_rate"], 0.9);
 }
 
 #[test]
@@ -2129,6 +2347,130 @@ fn diff_in_github_actions_writes_annotations_summary_and_outputs() {
     assert!(outputs.contains("verdict=gate-failed"), "{outputs}");
     assert!(outputs.contains("regressions=10"), "{outputs}");
     roxmltree::Document::parse(&p.read("out.xml")).expect("JUnit parses");
+}
+
+/// Points `GITHUB_ACTIONS`, `GITHUB_STEP_SUMMARY` and `GITHUB_OUTPUT` at files of the
+/// project, as the runner does for a step.
+fn in_github_actions(p: &mut TestProject) {
+    p.write("gh/summary.md", "");
+    p.write("gh/output", "");
+    let dir = p.path().to_path_buf();
+    p.set_env("GITHUB_ACTIONS", "true");
+    p.set_env(
+        "GITHUB_STEP_SUMMARY",
+        &dir.join("gh/summary.md").to_string_lossy(),
+    );
+    p.set_env("GITHUB_OUTPUT", &dir.join("gh/output").to_string_lossy());
+}
+
+/// The `cost-delta` output is the delta the cost gate and the comment use: on the scenarios
+/// both sides evaluated. It was head total minus base total, so two scenarios added on head
+/// made it positive while the gate saw no change.
+#[test]
+fn cost_delta_output_is_the_paired_delta_the_gate_uses() {
+    let mock = Mock::with_rules(diff_rules());
+    let (mut p, base) = diff_repo(&mock);
+    p.write(
+        "evals/capitals.toml",
+        &capitals_suite("x", &CAPITALS[..12])
+            .replace("prompt = \"x\"", "prompt_file = \"prompts/capitals.txt\""),
+    );
+    in_github_actions(&mut p);
+    let out = p.run(&["diff", &base, "--json-out", "verdict.json"]);
+    out.expect_code(0);
+    let verdict: Value = serde_json::from_str(&p.read("verdict.json")).expect("verdict JSON");
+    let paired = verdict["cost_delta_usd"].as_f64().expect("a paired delta");
+    let base_total = verdict["base_total_cost_usd"].as_f64().expect("base total");
+    let head_total = verdict["total_cost_usd"].as_f64().expect("head total");
+    assert!(paired.abs() < 1e-12, "same outputs on both sides: {paired}");
+    assert!(head_total > base_total, "two scenarios were added on head");
+    let outputs = p.read("gh/output");
+    assert!(
+        outputs.contains(&format!("cost-delta={paired:.6}\n")),
+        "{outputs}"
+    );
+    assert!(outputs.contains("verdict=passed\n"), "{outputs}");
+}
+
+/// `run` and `merge` in GitHub Actions report as `diff` does: the job summary and an error
+/// annotation on the suite file line of each failing scenario. They wrote neither.
+#[test]
+fn run_and_merge_in_github_actions_write_the_summary_and_annotations() {
+    let mock = Mock::with_rules(capital_rules());
+    let suite = capitals_suite("Capital of {{ country }}?", &CAPITALS[..4])
+        .replace("value = \"rome\"", "value = \"naples\"");
+    // The 1-based line of italy's `[[scenario]]` header, just above its (0-based) id line.
+    let italy_line = suite
+        .lines()
+        .position(|l| l == "id = \"italy\"")
+        .expect("italy");
+    let mut p = TestProject::new()
+        .file(
+            "evalgit.toml",
+            &settings(&mock.openai_url(), "[gate]\nmin_pass_rate = 0.9\n"),
+        )
+        .file("evals/capitals.toml", &suite);
+    for k in 1..=2 {
+        p.run(&[
+            "run",
+            "--shard",
+            &format!("{k}/2"),
+            "-o",
+            &format!("shard{k}.jsonl"),
+        ]);
+    }
+    in_github_actions(&mut p);
+
+    let out = p.run(&["run"]);
+    out.expect_code(1);
+    let annotation = "::error file=evals/capitals.toml,line=";
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(annotation) && l.contains("italy"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one annotation for the failing scenario:\n{}",
+        out.stdout
+    );
+    assert!(
+        lines[0].starts_with(&format!("{annotation}{italy_line},")),
+        "on the scenario's line {italy_line}: {}",
+        lines[0]
+    );
+    assert!(
+        out.stdout.contains("::error file=evals/capitals.toml")
+            && out.stdout.contains("min_pass_rate"),
+        "the gate's reason is annotated:\n{}",
+        out.stdout
+    );
+    let summary = p.read("gh/summary.md");
+    assert!(summary.contains("gate failed"), "{summary}");
+    assert!(summary.contains("min_pass_rate"), "{summary}");
+    assert!(p.read("gh/output").contains("verdict=gate-failed\n"));
+
+    p.write("gh/summary.md", "");
+    p.write("gh/output", "");
+    let out = p.run(&[
+        "merge",
+        "-o",
+        "merged.jsonl",
+        "shard1.jsonl",
+        "shard2.jsonl",
+    ]);
+    out.expect_code(1);
+    let merged: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(annotation) && l.contains("italy"))
+        .collect();
+    assert_eq!(merged, lines, "merge annotates as the single run did");
+    let summary = p.read("gh/summary.md");
+    assert!(summary.contains("gate failed"), "{summary}");
+    assert!(summary.contains("min_pass_rate"), "{summary}");
+    assert!(p.read("gh/output").contains("verdict=gate-failed\n"));
 }
 
 // Model-graded checks (issue 5): a judge reply that is JSON grades the output; a malformed

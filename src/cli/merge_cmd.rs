@@ -110,5 +110,6 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         let body = super::verdict::markdown(&verdict, Vec::new(), "evalgit");
         std::fs::write(md, body).map_err(|e| Error::io_path("write", md, e))?;
     }
+    super::verdict::report_to_github(&verdict, &results, Vec::new(), code)?;
     Ok(code)
 }

@@ -103,7 +103,13 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         }
     }
     let interrupted = executed.outcome.interrupted;
+    let code = if interrupted {
+        ExitCode::GateFailed
+    } else {
+        verdict.exit_code()
+    };
     let diffs = pending_diffs(&executed);
+    super::verdict::report_to_github(&verdict, &executed.outcome.results, diffs.clone(), code)?;
     finish(
         executed,
         &verdict,
@@ -111,11 +117,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         &args.output.junit,
         &args.output.markdown,
     )?;
-    Ok(if interrupted {
-        ExitCode::GateFailed
-    } else {
-        verdict.exit_code()
-    })
+    Ok(code)
 }
 
 /// A run that selects nothing is a mistake (a typo in a CI filter), not a green build. An

@@ -119,6 +119,39 @@ pub fn markdown(verdict: &Verdict, diffs: Vec<(String, String)>, tag: &str) -> S
     crate::report::render_comment(verdict, &opts)
 }
 
+/// In GitHub Actions, what `run`, `diff` and `merge` all report: annotations on stdout (the
+/// gate's reasons first, as GitHub shows only 10 per level, then each failing scenario on
+/// its suite file line); the job summary, in the comment's layout but with the room of a
+/// step summary, so what the comment had to leave out is there; the step outputs.
+pub fn report_to_github(
+    verdict: &Verdict,
+    results: &[ScenarioResult],
+    diffs: Vec<(String, String)>,
+    code: crate::ExitCode,
+) -> Result<(), crate::Error> {
+    let gh = crate::github::GitHubEnv::from_env(&crate::github::env::process_env());
+    if gh.in_actions {
+        let mut annotations = crate::github::gate_annotations(verdict);
+        annotations.extend(crate::github::scenario_annotations(results));
+        print!("{}", crate::github::render_annotations(&annotations));
+    }
+    if let Some(path) = &gh.step_summary {
+        let opts = crate::report::CommentOptions::summary("evalgit", diffs);
+        let body = crate::report::render_summary(
+            verdict,
+            &opts,
+            crate::github::summary::MAX_STEP_SUMMARY_BYTES,
+        );
+        crate::github::append_step_summary(path, &body)?;
+    }
+    if let Some(path) = &gh.output {
+        let outputs = crate::github::verdict_outputs(verdict, super::run_cmd::verdict_word(code));
+        let outputs: Vec<(&str, &str)> = outputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::github::write_outputs(path, &outputs)?;
+    }
+    Ok(())
+}
+
 /// An interrupted run fails the gate, saying how much was not run.
 pub fn note_interrupted(verdict: &mut Verdict, outcome: &crate::runner::RunOutcome) {
     if outcome.interrupted {

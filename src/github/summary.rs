@@ -64,17 +64,13 @@ pub fn format_output(key: &str, value: &str) -> Result<String, crate::Error> {
     Ok(format!("{key}<<{delimiter}\n{value}\n{delimiter}\n"))
 }
 
-/// The outputs the GitHub Action exposes, from a verdict: `verdict` (`passed` or `failed`),
-/// `cost-delta` (USD, head minus base on the scenarios both evaluated; empty without a
-/// baseline) and `regressions` (newly failing scenarios).
-pub fn verdict_outputs(verdict: &Verdict) -> Vec<(&'static str, String)> {
+/// The outputs the GitHub Action exposes, from a verdict: `verdict` (the results file's
+/// word for the exit code: `passed`, `gate-failed`, ...), `cost-delta` (USD, head minus base
+/// on the scenarios both sides evaluated, the delta the cost gate and the comment use; empty
+/// without such pairs) and `regressions` (newly failing scenarios).
+pub fn verdict_outputs(verdict: &Verdict, verdict_word: &str) -> Vec<(&'static str, String)> {
     let cost_delta = verdict
         .cost_delta_usd
-        .or_else(|| {
-            verdict
-                .base_total_cost_usd
-                .map(|b| verdict.total_cost_usd - b)
-        })
         .filter(|d| d.is_finite())
         .map(|d| format!("{d:.6}"))
         .unwrap_or_default();
@@ -84,15 +80,7 @@ pub fn verdict_outputs(verdict: &Verdict) -> Vec<(&'static str, String)> {
         .filter(|c| c.kind == ChangeKind::NewlyFailing)
         .count();
     vec![
-        (
-            "verdict",
-            if verdict.gate.pass {
-                "passed"
-            } else {
-                "failed"
-            }
-            .to_string(),
-        ),
+        ("verdict", verdict_word.to_string()),
         ("cost-delta", cost_delta),
         ("regressions", regressions.to_string()),
     ]
@@ -185,8 +173,8 @@ mod tests {
             cost_delta_usd: None,
             cost_delta_pct: None,
         };
-        let outputs = |v: &Verdict| -> Vec<(String, String)> {
-            verdict_outputs(v)
+        let outputs = |v: &Verdict, word: &str| -> Vec<(String, String)> {
+            verdict_outputs(v, word)
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect()
@@ -197,25 +185,29 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            outputs(&v),
+            outputs(&v, "passed"),
             pairs(&[
                 ("verdict", "passed"),
                 ("cost-delta", ""),
                 ("regressions", "0")
             ])
         );
-        v.gate.pass = false;
+        // Totals of different scenario sets (a scenario added on head) are not the cost
+        // delta: the output once said +0.1 here while the gate and the comment said -0.25.
         v.base_total_cost_usd = Some(0.4);
+        assert_eq!(outputs(&v, "gate-failed")[0].1, "gate-failed");
+        assert_eq!(outputs(&v, "gate-failed")[1].1, "", "no pairs, no delta");
+        v.cost_delta_usd = Some(-0.25);
         assert_eq!(
-            outputs(&v),
+            outputs(&v, "gate-failed"),
             pairs(&[
-                ("verdict", "failed"),
-                ("cost-delta", "0.100000"),
+                ("verdict", "gate-failed"),
+                ("cost-delta", "-0.250000"),
                 ("regressions", "0")
             ])
         );
-        v.cost_delta_usd = Some(-0.25);
-        assert_eq!(outputs(&v)[1].1, "-0.250000", "the paired delta wins");
+        v.cost_delta_usd = Some(f64::NAN);
+        assert_eq!(outputs(&v, "passed")[1].1, "");
     }
 
     #[test]

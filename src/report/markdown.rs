@@ -36,6 +36,10 @@ pub struct CommentOptions {
     pub max_chars: usize,
     /// `(suite/id, unified diff)` of outputs that changed, shown collapsed.
     pub snapshot_diffs: Vec<(String, String)>,
+    /// Where a reader finds what a size limit left out, e.g. "the job summary or the JUnit
+    /// report" in a comment; the job summary itself (1 MiB, far more room) can only point
+    /// at the JUnit report.
+    pub overflow_hint: String,
 }
 
 impl Default for CommentOptions {
@@ -45,6 +49,20 @@ impl Default for CommentOptions {
             title: "evalgit".to_string(),
             max_chars: DEFAULT_MAX_CHARS,
             snapshot_diffs: Vec::new(),
+            overflow_hint: "the job summary or the JUnit report".to_string(),
+        }
+    }
+}
+
+impl CommentOptions {
+    /// Options for the job summary ([`render_summary`]), whose cut notes can only point at
+    /// the JUnit report.
+    pub fn summary(tag: &str, snapshot_diffs: Vec<(String, String)>) -> Self {
+        CommentOptions {
+            tag: tag.to_string(),
+            snapshot_diffs,
+            overflow_hint: "the JUnit report".to_string(),
+            ..CommentOptions::default()
         }
     }
 }
@@ -94,13 +112,30 @@ pub fn render_comment(verdict: &Verdict, opts: &CommentOptions) -> String {
 
     // 3. Still too long (thousands of suites): cut at a line, and say so.
     let text = Sections::render(verdict, opts, Some(0)).join(&[], opts.snapshot_diffs.len());
-    hard_cut(&text, opts.max_chars)
+    hard_cut(&text, opts.max_chars, &opts.overflow_hint)
+}
+
+/// The job summary body: the comment's layout with the room of a step summary, at most
+/// `max_bytes` bytes (GitHub's limit is in bytes, [`render_comment`]'s in characters).
+pub fn render_summary(verdict: &Verdict, opts: &CommentOptions, max_bytes: usize) -> String {
+    let mut opts = opts.clone();
+    opts.max_chars = max_bytes;
+    loop {
+        let body = render_comment(verdict, &opts);
+        if body.len() <= max_bytes || opts.max_chars <= 1 {
+            return body;
+        }
+        // Multi-byte characters: shrink the character limit in proportion, at least by one.
+        let scaled = (opts.max_chars as u128 * max_bytes as u128 / body.len() as u128) as usize;
+        opts.max_chars = scaled.min(opts.max_chars - 1);
+    }
 }
 
 /// The rendered parts of a comment, before diffs are added.
 struct Sections {
     head: String,
     footer: String,
+    overflow_hint: String,
 }
 
 impl Sections {
@@ -109,14 +144,18 @@ impl Sections {
         let mut head = String::new();
         headline(&mut head, verdict, opts);
         suites_table(&mut head, verdict);
-        changes(&mut head, verdict, list_limit);
+        changes(&mut head, verdict, list_limit, &opts.overflow_hint);
         gate(&mut head, verdict);
         budget_and_spend(&mut head, verdict);
         let footer = format!(
-            "\n<sub>evalgit · comment tag <code>{}</code> · every scenario is in the JUnit report and the job summary</sub>\n",
+            "\n<sub>evalgit · comment tag <code>{}</code> · every scenario is in the JUnit report</sub>\n",
             html(&opts.tag)
         );
-        Sections { head, footer }
+        Sections {
+            head,
+            footer,
+            overflow_hint: opts.overflow_hint.clone(),
+        }
     }
 
     fn join(&self, diffs: &[String], omitted_diffs: usize) -> String {
@@ -133,8 +172,9 @@ impl Sections {
             if omitted_diffs > 0 {
                 let _ = writeln!(
                     out,
-                    "_… {omitted_diffs} more output {} not shown (comment size limit): run `evalgit diff` or see the job summary._",
-                    plural(omitted_diffs, "diff", "diffs")
+                    "_… {omitted_diffs} more output {} not shown (size limit): run `evalgit diff` or see {}._",
+                    plural(omitted_diffs, "diff", "diffs"),
+                    self.overflow_hint
                 );
             }
         }
@@ -347,14 +387,14 @@ fn cpr_cell(s: &SuiteComparison) -> String {
     }
 }
 
-fn changes(out: &mut String, verdict: &Verdict, list_limit: Option<usize>) {
+fn changes(out: &mut String, verdict: &Verdict, list_limit: Option<usize>, hint: &str) {
     let of = |kind: ChangeKind| -> Vec<&ScenarioChange> {
         verdict.changes.iter().filter(|c| c.kind == kind).collect()
     };
     let newly_failing = of(ChangeKind::NewlyFailing);
     if !newly_failing.is_empty() {
         let _ = writeln!(out, "\n#### Newly failing ({})\n", newly_failing.len());
-        scenario_table(out, &newly_failing, list_limit, true);
+        scenario_table(out, &newly_failing, list_limit, true, hint);
     }
     let still_failing = of(ChangeKind::StillFailing);
     if !still_failing.is_empty() {
@@ -363,7 +403,7 @@ fn changes(out: &mut String, verdict: &Verdict, list_limit: Option<usize>) {
             "\n<details><summary>Still failing ({})</summary>\n",
             still_failing.len()
         );
-        scenario_table(out, &still_failing, list_limit, true);
+        scenario_table(out, &still_failing, list_limit, true, hint);
         out.push_str("\n</details>\n");
     }
     let others: Vec<&ScenarioChange> = verdict
@@ -389,7 +429,7 @@ fn changes(out: &mut String, verdict: &Verdict, list_limit: Option<usize>) {
             "\n<details><summary>Other changes: {}</summary>\n",
             counts.join(", ")
         );
-        scenario_table(out, &others, list_limit, false);
+        scenario_table(out, &others, list_limit, false, hint);
         out.push_str("\n</details>\n");
     }
 }
@@ -399,6 +439,7 @@ fn scenario_table(
     rows: &[&ScenarioChange],
     limit: Option<usize>,
     with_reason: bool,
+    hint: &str,
 ) {
     let shown = limit.map_or(rows.len(), |l| l.min(rows.len()));
     if shown > 0 {
@@ -444,7 +485,7 @@ fn scenario_table(
         let more = rows.len() - shown;
         let _ = writeln!(
             out,
-            "\n_… {more} more {} not shown: see the job summary / JUnit artifact._",
+            "\n_… {more} more {} not shown: see {hint}._",
             plural(more, "scenario", "scenarios")
         );
     }
@@ -571,9 +612,8 @@ fn fence_for(text: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-fn hard_cut(text: &str, max_chars: usize) -> String {
-    let note =
-        "\n\n_… the rest was cut (comment size limit): see the job summary / JUnit artifact._\n";
+fn hard_cut(text: &str, max_chars: usize, hint: &str) -> String {
+    let note = format!("\n\n_… the rest was cut (size limit): see {hint}._\n");
     let keep = max_chars.saturating_sub(note.chars().count());
     let head: String = text.chars().take(keep).collect();
     let head = head.rfind('\n').map_or(head.as_str(), |i| &head[..i]);
@@ -821,7 +861,7 @@ mod tests {
             kind: GateReasonKind::Regression,
             level: GateLevel::Fail,
             message: "capitals: pass rate regressed by 15.0 pp (p=0.004)".into(),
-            policy: "gate.regression_tolerance = 0.02".into(),
+            policy: "gate.tolerance = 0.02, gate.alpha = 0.05".into(),
         });
         gate.push(GateReason {
             kind: GateReasonKind::CostIncrease,
@@ -996,6 +1036,52 @@ mod tests {
 
     /// A huge verdict stays under the limit, drops the diffs first, then truncates the lists,
     /// and says what it left out.
+    /// The comment's cut notes send a reader to the job summary, so the summary (rendered
+    /// with a step summary's room) must hold what the comment dropped. It once was the same
+    /// cut body, while the footer claimed every scenario was in it.
+    #[test]
+    fn summary_holds_what_the_comment_cut() {
+        let mut v = verdict();
+        // Multi-byte text: the summary's limit is in bytes, the comment's in characters.
+        let long_reason = "expected 東京, got something else ".repeat(20);
+        for i in 0..1500 {
+            v.changes.push(change(
+                ChangeKind::NewlyFailing,
+                &format!("scenario-{i:04}"),
+                &long_reason,
+            ));
+        }
+        let diffs: Vec<(String, String)> = (0..50)
+            .map(|i| (format!("capitals/s{i}"), "-old\n+new\n".repeat(200)))
+            .collect();
+        let comment = render_comment(
+            &v,
+            &CommentOptions {
+                snapshot_diffs: diffs.clone(),
+                ..CommentOptions::default()
+            },
+        );
+        assert!(
+            comment.contains("more scenarios not shown: see the job summary or the JUnit report")
+        );
+        assert!(!comment.contains("scenario-1499"));
+
+        let opts = CommentOptions::summary("evalgit", diffs);
+        let max = crate::github::summary::MAX_STEP_SUMMARY_BYTES;
+        let summary = render_summary(&v, &opts, max);
+        assert!(summary.len() <= max, "{}", summary.len());
+        assert!(!summary.contains("not shown"), "nothing is cut");
+        assert!(summary.contains("scenario-1499"));
+        assert!(summary.contains("<code>capitals/s49</code>"));
+
+        // Too small for everything: cut to the byte limit, pointing only at the JUnit report.
+        let small = render_summary(&v, &opts, 200_000);
+        assert!(small.len() <= 200_000, "{}", small.len());
+        assert!(small.len() > 150_000, "the room is used: {}", small.len());
+        assert!(small.contains("more scenarios not shown: see the JUnit report."));
+        assert!(!small.contains("job summary"));
+    }
+
     #[test]
     fn huge_verdict_stays_under_the_limit() {
         let mut v = verdict();
@@ -1029,7 +1115,7 @@ mod tests {
             body.contains("more output diffs not shown"),
             "diffs dropped first"
         );
-        assert!(body.contains("more scenarios not shown: see the job summary / JUnit artifact"));
+        assert!(body.contains("more scenarios not shown: see the job summary or the JUnit report"));
         assert!(body.contains("#### Gate"), "the gate is never dropped");
         assert!(
             body.contains("**This run spent**"),

@@ -9,7 +9,7 @@ mod markdown;
 pub mod sanitize;
 
 pub use junit::{render_junit, write_junit};
-pub use markdown::{CommentOptions, DEFAULT_MAX_CHARS, render_comment};
+pub use markdown::{CommentOptions, DEFAULT_MAX_CHARS, render_comment, render_summary};
 pub mod results_file;
 pub mod terminal;
 pub mod verdict_text;
