@@ -1753,6 +1753,48 @@ fn budget_cap_is_never_exceeded_at_the_mock() {
 // 9. JUnit for hostile output.
 // ---------------------------------------------------------------------------------------
 
+/// The run drops outputs from memory and JUnit reads them back from the results file; where
+/// the results go to a stream that cannot be read back, the outputs stay in memory instead.
+#[test]
+fn junit_has_every_output_whether_or_not_the_results_file_reads_back() {
+    let mock = Mock::with_rules(capital_rules());
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file(
+            "evals/capitals.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..4]),
+        );
+    let file = p.run(&["run", "--junit", "file.xml", "-o", "r.jsonl"]);
+    file.expect_code(0);
+    let stream = p.run(&["run", "--junit", "stream.xml", "-o", "/dev/stdout"]);
+    stream.expect_code(0);
+    assert_eq!(
+        stream
+            .stdout
+            .lines()
+            .filter(|l| l.contains(r#""record":"scenario""#))
+            .count(),
+        4,
+        "{}",
+        stream.stdout
+    );
+    for xml in [p.read("file.xml"), p.read("stream.xml")] {
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
+        let outs: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("system-out"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(outs.len(), 4, "{xml}");
+        for (country, capital) in &CAPITALS[..4] {
+            assert!(
+                outs.iter().any(|o| o.contains(capital)),
+                "the output for {country} ({capital}) is in system-out:\n{xml}"
+            );
+        }
+    }
+}
+
 const HOSTILE: &str = "\u{1b}[31mred\u{1b}[0m \u{7} bell ]]> <script>alert('x')</script> & \u{0} nul \u{1}\u{8}\u{b}\u{c}\u{1f}\u{7f} 東京タワー 🗼🚀 end";
 
 #[test]

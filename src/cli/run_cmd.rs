@@ -39,6 +39,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         no_cache: args.no_cache,
         offline: args.offline,
         judge_retries: 2,
+        release_outputs: true,
         ..Default::default()
     };
     if let Some(rev) = &args.affected_since {
@@ -74,7 +75,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
     // Shared with the runner rather than cloned: a clone of a 100,000-scenario project is
     // hundreds of megabytes.
     let project = Arc::new(project);
-    let executed = execute_jobs_shared(project.clone(), jobs, options, &settings)?;
+    let mut executed = execute_jobs_shared(project.clone(), jobs, options, &settings)?;
     let mut verdict = super::verdict::verdict_for(
         &project,
         &executed.outcome.results,
@@ -108,7 +109,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
     } else {
         verdict.exit_code()
     };
-    let diffs = pending_diffs(&executed);
+    let diffs = std::mem::take(&mut executed.diffs);
     super::verdict::report_to_github(&verdict, &executed.outcome.results, diffs.clone(), code)?;
     finish(
         executed,
@@ -174,6 +175,9 @@ pub struct Executed {
     pub outcome: RunOutcome,
     pub writer: ResultsWriter,
     pub statuses: Vec<(String, String, SnapshotStatus)>,
+    /// `suite/id` and a unified diff (accepted -> new) of each output that differs from its
+    /// accepted snapshot, in the order they finished.
+    pub diffs: Vec<(String, String)>,
     pub started: time::OffsetDateTime,
     pub snapshots: Arc<SnapshotStore>,
 }
@@ -182,15 +186,24 @@ struct SnapshotRecorder<'a> {
     store: &'a SnapshotStore,
     mode: WriteMode,
     statuses: Vec<(String, String, SnapshotStatus)>,
+    diffs: Vec<(String, String)>,
     errors: Vec<String>,
 }
 
 impl Observer for SnapshotRecorder<'_> {
     fn scenario_finished(&mut self, result: &ScenarioResult) {
         match self.store.record(result, self.mode) {
-            Ok(status) => self
-                .statuses
-                .push((result.suite.clone(), result.id.clone(), status)),
+            Ok(status) => {
+                // The diff is taken now, while the output is at hand: the run does not keep
+                // outputs once every observer has seen them.
+                if status == SnapshotStatus::Changed {
+                    if let Some(diff) = output_diff(self.store, result) {
+                        self.diffs.push(diff);
+                    }
+                }
+                self.statuses
+                    .push((result.suite.clone(), result.id.clone(), status))
+            }
             Err(e) => self.errors.push(e.to_string()),
         }
     }
@@ -259,6 +272,7 @@ pub fn execute_jobs_shared(
             WriteMode::Write
         },
         statuses: Vec::new(),
+        diffs: Vec::new(),
         errors: Vec::new(),
     };
     let replay: Arc<dyn ReplaySource> = match &settings.replay {
@@ -270,6 +284,9 @@ pub fn execute_jobs_shared(
         snapshots: Some(replay),
         snapshots_first: settings.snapshots_first,
     };
+    // Outputs are released from memory only where the results file can give them back.
+    let mut options = options;
+    options.release_outputs &= writer.is_seekable();
     let rt = runtime()?;
     let outcome = {
         let mut observers: Vec<&mut dyn Observer> = vec![&mut terminal, &mut writer];
@@ -292,10 +309,12 @@ pub fn execute_jobs_shared(
         eprintln!("warning: snapshot not recorded: {e}");
     }
     let statuses = std::mem::take(&mut recorder.statuses);
+    let diffs = std::mem::take(&mut recorder.diffs);
     Ok(Executed {
         outcome,
         writer,
         statuses,
+        diffs,
         started,
         snapshots,
     })
@@ -453,10 +472,23 @@ pub fn finish(
         verdict: verdict_word(code).to_string(),
         exit_code: code.code(),
     });
+    let released = outcome.results.iter().any(|r| r.outputs_released);
+    let mut reader = match (junit, released) {
+        (Some(_), true) => Some(writer.reader()?),
+        _ => None,
+    };
     let path = writer.finish()?;
     eprintln!("results: {}", path.display());
     if let Some(junit) = junit {
-        crate::report::write_junit(&outcome.results, started, junit)?;
+        match &mut reader {
+            Some(reader) => crate::report::junit::write_junit_reading_back(
+                &outcome.results,
+                started,
+                junit,
+                reader,
+            )?,
+            None => crate::report::write_junit(&outcome.results, started, junit)?,
+        }
         eprintln!("junit: {}", junit.display());
     }
     if let Some(md) = markdown {
@@ -482,39 +514,21 @@ fn run_id(started: &str) -> String {
     format!("{stamp}-{:04x}", fastrand::u16(..))
 }
 
-/// Diffs of the outputs that differ from their accepted snapshots, for the Markdown report.
-fn pending_diffs(executed: &Executed) -> Vec<(String, String)> {
-    let by_key: std::collections::HashMap<(String, String), &ScenarioResult> = executed
-        .outcome
-        .results
-        .iter()
-        .map(|r| (r.key(), r))
-        .collect();
-    let mut out = Vec::new();
-    for (suite, id, status) in &executed.statuses {
-        if *status != SnapshotStatus::Changed {
-            continue;
-        }
-        let Some(result) = by_key.get(&(suite.clone(), id.clone())) else {
-            continue;
-        };
-        let Ok(Some(accepted)) = executed.snapshots.accepted(suite, id) else {
-            continue;
-        };
-        let old = accepted
-            .samples
-            .first()
-            .map(|s| s.output.as_str())
-            .unwrap_or("");
-        let new = result.output().unwrap_or("");
-        let diff = similar::TextDiff::from_lines(old, new);
-        out.push((
-            format!("{suite}/{id}"),
-            diff.unified_diff()
-                .context_radius(3)
-                .header("accepted", "new")
-                .to_string(),
-        ));
-    }
-    out
+/// The diff of a changed output against its accepted snapshot, for the Markdown report.
+fn output_diff(store: &SnapshotStore, result: &ScenarioResult) -> Option<(String, String)> {
+    let accepted = store.accepted(&result.suite, &result.id).ok()??;
+    let old = accepted
+        .samples
+        .first()
+        .map(|s| s.output.as_str())
+        .unwrap_or("");
+    let new = result.output().unwrap_or("");
+    let diff = similar::TextDiff::from_lines(old, new);
+    Some((
+        format!("{}/{}", result.suite, result.id),
+        diff.unified_diff()
+            .context_radius(3)
+            .header("accepted", "new")
+            .to_string(),
+    ))
 }

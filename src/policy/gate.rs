@@ -807,6 +807,8 @@ mod tests {
                 eval_usage: Usage::default(),
                 eval_cost_usd: 0.0,
             }],
+            seq: 0,
+            outputs_released: false,
         }
     }
 

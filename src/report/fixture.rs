@@ -86,6 +86,8 @@ pub(crate) fn scenario(suite: &str, id: &str, samples: Vec<SampleResult>) -> Sce
         latency_ms: samples.iter().map(|s| s.latency_ms).sum(),
         assertions_fingerprint: "cd".repeat(32),
         samples,
+        seq: 0,
+        outputs_released: false,
     }
 }
 

@@ -36,20 +36,67 @@ pub fn write_junit(
     let write_err = |e| crate::Error::io_path("write the JUnit report", path, e);
     let file = std::fs::File::create(path).map_err(write_err)?;
     let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
-    emit_junit(results, run_started, &mut |chunk| {
-        file.write_all(chunk.as_bytes())
-    })
+    emit_junit(
+        results,
+        run_started,
+        &mut |chunk| file.write_all(chunk.as_bytes()),
+        &mut |_| Ok(None),
+    )
     .map_err(write_err)?;
+    file.flush().map_err(write_err)
+}
+
+/// [`write_junit`] for a run whose results released their outputs: each released scenario
+/// is read back from the results file, one at a time, for its `system-out`.
+pub fn write_junit_reading_back(
+    results: &[ScenarioResult],
+    run_started: OffsetDateTime,
+    path: &Path,
+    reader: &mut crate::report::results_file::ScenarioReader,
+) -> Result<(), crate::Error> {
+    use std::io::Write as _;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| crate::Error::io_path("create the folder for", path, e))?;
+    }
+    let write_err = |e| crate::Error::io_path("write the JUnit report", path, e);
+    let file = std::fs::File::create(path).map_err(write_err)?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 16, file);
+    let mut read_error = None;
+    emit_junit(
+        results,
+        run_started,
+        &mut |chunk| file.write_all(chunk.as_bytes()),
+        &mut |r| {
+            if !r.outputs_released {
+                return Ok(None);
+            }
+            match reader.read(r.seq) {
+                Ok(full) => Ok(Some(full)),
+                Err(e) => {
+                    let message = e.to_string();
+                    read_error = Some(e);
+                    Err(std::io::Error::other(message))
+                }
+            }
+        },
+    )
+    .map_err(|e| read_error.take().unwrap_or_else(|| write_err(e)))?;
     file.flush().map_err(write_err)
 }
 
 /// The JUnit report as a string: one `<testsuite>` per suite, one `<testcase>` per scenario.
 pub fn render_junit(results: &[ScenarioResult], run_started: OffsetDateTime) -> String {
     let mut xml = String::new();
-    let _ = emit_junit(results, run_started, &mut |chunk| {
-        xml.push_str(chunk);
-        Ok(())
-    });
+    let _ = emit_junit(
+        results,
+        run_started,
+        &mut |chunk| {
+            xml.push_str(chunk);
+            Ok(())
+        },
+        &mut |_| Ok(None),
+    );
     xml
 }
 
@@ -58,6 +105,7 @@ fn emit_junit(
     results: &[ScenarioResult],
     run_started: OffsetDateTime,
     sink: &mut dyn FnMut(&str) -> std::io::Result<()>,
+    full: &mut dyn FnMut(&ScenarioResult) -> std::io::Result<Option<ScenarioResult>>,
 ) -> std::io::Result<()> {
     let timestamp = timestamp(run_started);
     let mut suites: Vec<(&str, Vec<&ScenarioResult>)> = Vec::new();
@@ -84,7 +132,10 @@ fn emit_junit(
             counts.attributes()
         );
         for case in cases {
-            write_testcase(&mut out, case);
+            match full(case)? {
+                Some(read_back) => write_testcase(&mut out, &read_back),
+                None => write_testcase(&mut out, case),
+            }
             sink(&out)?;
             out.clear();
         }

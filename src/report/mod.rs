@@ -4,7 +4,7 @@
 
 #[cfg(test)]
 pub(crate) mod fixture;
-mod junit;
+pub mod junit;
 mod markdown;
 pub mod sanitize;
 

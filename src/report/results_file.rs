@@ -50,6 +50,11 @@ pub struct ResultsWriter {
     path: PathBuf,
     out: BufWriter<File>,
     error: Option<std::io::Error>,
+    /// Bytes written so far.
+    written: u64,
+    /// Where each scenario line starts, in the order written ([`ScenarioResult::seq`]).
+    scenario_offsets: Vec<u64>,
+    line: Vec<u8>,
 }
 
 impl ResultsWriter {
@@ -62,6 +67,9 @@ impl ResultsWriter {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
             error: None,
+            written: 0,
+            scenario_offsets: Vec::new(),
+            line: Vec::new(),
         })
     }
 
@@ -74,13 +82,40 @@ impl ResultsWriter {
             schema: RESULTS_SCHEMA,
             body,
         };
-        let res = serde_json::to_writer(&mut self.out, &tagged)
+        self.line.clear();
+        let res = serde_json::to_writer(&mut self.line, &tagged)
             .map_err(std::io::Error::other)
-            .and_then(|_| self.out.write_all(b"\n"))
+            .and_then(|_| {
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)
+            })
             .and_then(|_| self.out.flush());
-        if let Err(e) = res {
-            self.error = Some(e);
+        match res {
+            Ok(()) => self.written += self.line.len() as u64,
+            Err(e) => self.error = Some(e),
         }
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file can be read back by position ([`ScenarioReader`]): a regular file,
+    /// not `/dev/stdout` or a pipe.
+    pub fn is_seekable(&self) -> bool {
+        self.out.get_ref().metadata().is_ok_and(|m| m.is_file())
+    }
+
+    /// Reads written scenarios back by their [`ScenarioResult::seq`], once the run is over.
+    pub fn reader(&self) -> Result<ScenarioReader, crate::Error> {
+        let file =
+            File::open(&self.path).map_err(|e| crate::Error::io_path("open", &self.path, e))?;
+        Ok(ScenarioReader {
+            path: self.path.clone(),
+            file: BufReader::new(file),
+            offsets: self.scenario_offsets.clone(),
+        })
     }
 
     pub fn summary(&mut self, summary: &RunSummary) {
@@ -102,7 +137,39 @@ impl Observer for ResultsWriter {
         self.line("run", info);
     }
     fn scenario_finished(&mut self, result: &ScenarioResult) {
+        self.scenario_offsets.push(self.written);
         self.line("scenario", result);
+    }
+}
+
+/// Random access to the scenario lines of a results file this run wrote: a reporter that
+/// needs the outputs of a run that released them from memory reads them one at a time.
+pub struct ScenarioReader {
+    path: PathBuf,
+    file: BufReader<File>,
+    offsets: Vec<u64>,
+}
+
+impl ScenarioReader {
+    /// The scenario written `seq`-th, as it is in the file.
+    pub fn read(&mut self, seq: usize) -> Result<ScenarioResult, crate::Error> {
+        use std::io::{Seek, SeekFrom};
+        let io = |e| crate::Error::io_path("read back", &self.path, e);
+        let offset = *self.offsets.get(seq).ok_or_else(|| {
+            crate::Error::Other(format!(
+                "{}: scenario {seq} was not written",
+                self.path.display()
+            ))
+        })?;
+        self.file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let mut line = String::new();
+        self.file.read_line(&mut line).map_err(io)?;
+        serde_json::from_str(&line).map_err(|e| {
+            crate::Error::Other(format!(
+                "{}: the scenario line at byte {offset} does not read back: {e}",
+                self.path.display()
+            ))
+        })
     }
 }
 
@@ -159,4 +226,50 @@ pub fn read_results(path: &Path) -> Result<ResultsFile, crate::Error> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::fixture;
+
+    /// Regression: a run of 100,000 scenarios held every output until it ended. Released
+    /// results keep whether a sample had an output, and the text reads back from the file.
+    #[test]
+    fn released_outputs_read_back_from_the_file_by_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("results.jsonl");
+        let mut writer = ResultsWriter::create(&path).expect("create");
+        assert!(writer.is_seekable());
+        let mut written = fixture();
+        // Out of suite order, as concurrent scenarios finish.
+        written.reverse();
+        let mut kept = Vec::new();
+        for (seq, result) in written.iter().enumerate() {
+            let mut result = result.clone();
+            result.seq = seq;
+            writer.scenario_finished(&result);
+            result.release_outputs();
+            kept.push(result);
+        }
+        let mut reader = writer.reader().expect("reader");
+        writer.finish().expect("written");
+        for (original, released) in written.iter().zip(&kept) {
+            assert!(released.outputs_released);
+            for (o, r) in original.samples.iter().zip(&released.samples) {
+                assert_eq!(o.output.is_some(), r.output.is_some(), "evaluated or not");
+                assert_eq!(r.output.as_deref().filter(|t| !t.is_empty()), None);
+            }
+            let back = reader.read(released.seq).expect("read back");
+            assert_eq!(&back, original, "{}/{}", original.suite, original.id);
+        }
+        let err = reader.read(kept.len()).expect_err("never written");
+        assert!(err.to_string().contains("was not written"), "{err}");
+    }
+
+    #[test]
+    fn a_device_is_not_read_back() {
+        let writer = ResultsWriter::create(Path::new("/dev/null")).expect("create");
+        assert!(!writer.is_seekable());
+    }
 }

@@ -3,8 +3,9 @@
 //!
 //! Replays are resolved synchronously up front (cache, then the accepted snapshot); only jobs
 //! that need a call (or a judge) go to the async workers: `max_concurrency` workers per
-//! provider pull from that provider's queue, so memory stays flat whatever the suite size
-//! and the budget is reserved at the moment a call is issued.
+//! provider pull from that provider's queue, and the budget is reserved at the moment a call
+//! is issued. With [`RunOptions::release_outputs`], a finished scenario keeps its verdict,
+//! checks and costs but not its output text, which the results file holds.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +41,9 @@ pub struct RunOptions {
     pub only_call_reason: Option<String>,
     /// Judge replies that do not parse are retried this many times, then reported as errors.
     pub judge_retries: u32,
+    /// Drop each scenario's output text once the observers have seen it (the results file
+    /// keeps it): the run then holds no outputs, whatever its size.
+    pub release_outputs: bool,
 }
 
 /// Everything a run produced.
@@ -247,6 +251,7 @@ pub async fn execute(
             &mut gathered,
             &mut finished,
             observer,
+            options.release_outputs,
         );
     }
 
@@ -290,7 +295,7 @@ pub async fn execute(
                 Some((key, sample, refused)) => {
                     if let Some(k) = refused { not_run.push(k); }
                     for w in drain_warnings(&shared) { observer.warning(&w); }
-                    push_sample(&project, key, sample, &expected, &mut gathered, &mut finished, observer);
+                    push_sample(&project, key, sample, &expected, &mut gathered, &mut finished, observer, options.release_outputs);
                 }
                 None => break,
             },
@@ -481,6 +486,10 @@ fn score_recorded(
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the gathering state of one run, passed apart to keep the borrows simple"
+)]
 fn push_sample(
     project: &Project,
     key: Key,
@@ -489,6 +498,7 @@ fn push_sample(
     gathered: &mut HashMap<Key, Vec<SampleResult>>,
     finished: &mut Vec<ScenarioResult>,
     observer: &mut dyn Observer,
+    release_outputs: bool,
 ) {
     let want = expected.get(&key).copied().unwrap_or(1);
     // Sized to the samples expected: a first `push` would leave room for four, which a run
@@ -500,8 +510,12 @@ fn push_sample(
     if samples.len() as u32 >= want {
         let mut samples = gathered.remove(&key).unwrap_or_default();
         samples.sort_by_key(|s| s.repeat);
-        let result = finish_scenario(project, key, samples);
+        let mut result = finish_scenario(project, key, samples);
+        result.seq = finished.len();
         observer.scenario_finished(&result);
+        if release_outputs {
+            result.release_outputs();
+        }
         finished.push(result);
     }
 }
@@ -559,6 +573,8 @@ fn finish_scenario(project: &Project, (si, ci): Key, samples: Vec<SampleResult>)
         )
         .to_hex(),
         samples,
+        seq: 0,
+        outputs_released: false,
     }
 }
 

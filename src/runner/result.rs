@@ -1,5 +1,5 @@
 //! The results of a run, as every reporter sees them, and as the JSON results file stores
-//! them (schema version [`RESULTS_SCHEMA`]; documented in `docs/results-schema.md`).
+//! them (schema version [`RESULTS_SCHEMA`]; documented in `docs/results.md`).
 
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +107,14 @@ pub struct ScenarioResult {
     /// Hex blake3 of the scenario's assertions (a change re-scores without a call).
     pub assertions_fingerprint: String,
     pub samples: Vec<SampleResult>,
+    /// Position among the run's finished scenarios, in the order they were reported (and
+    /// written to the results file); not part of the file.
+    #[serde(skip)]
+    pub seq: usize,
+    /// The outputs were dropped from memory once reported (they are in the results file):
+    /// every `Some` output is then empty. See [`ScenarioResult::release_outputs`].
+    #[serde(skip)]
+    pub outputs_released: bool,
 }
 
 impl ScenarioResult {
@@ -114,6 +122,18 @@ impl ScenarioResult {
     pub fn output(&self) -> Option<&str> {
         self.samples.first().and_then(|s| s.output.as_deref())
     }
+    /// Drops the outputs' text, keeping whether each sample had one: a run of 100,000
+    /// scenarios must not hold every output until it ends. Reporters that need the text
+    /// (JUnit) read the scenario back from the results file by [`ScenarioResult::seq`].
+    pub fn release_outputs(&mut self) {
+        for sample in &mut self.samples {
+            if let Some(output) = &mut sample.output {
+                *output = String::new();
+            }
+        }
+        self.outputs_released = true;
+    }
+
     pub fn key(&self) -> (String, String) {
         (self.suite.clone(), self.id.clone())
     }

@@ -856,6 +856,8 @@ pub(crate) mod tests {
                 .enumerate()
                 .map(|(i, o)| sample_result(i as u32, o))
                 .collect(),
+            seq: 0,
+            outputs_released: false,
         }
     }
 
