@@ -59,6 +59,7 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         scenarios: results.len(),
         samples: results.iter().map(|r| r.samples.len()).sum(),
         to_call: runs.iter().map(|r| r.to_call).sum(),
+        to_skip: runs.iter().map(|r| r.to_skip).sum(),
         shard: None,
         provenance: project.as_ref().map(crate::runner::Provenance::of),
     };

@@ -167,7 +167,7 @@ impl ReplaySource for ListedReplay<'_> {
         if exists {
             self.inner.replay(suite, id, fingerprint)
         } else {
-            None
+            self.inner.replay_renamed(fingerprint)
         }
     }
 }

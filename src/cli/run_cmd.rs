@@ -259,6 +259,7 @@ pub fn execute_jobs_shared(
         scenarios: 0,
         samples: 0,
         to_call: 0,
+        to_skip: 0,
         shard: settings.shard.map(|s| format!("{}/{}", s.index, s.count)),
         provenance: Some(crate::runner::Provenance::of(&project)),
     };

@@ -371,6 +371,13 @@ fn gate_suite(
         .filter(|t| !t.pass && !skip_thresholds)
     {
         let message = match check.name.as_str() {
+            _ if evaluated == 0 => format!(
+                "{}: no scenario was evaluated ({} skipped), so {} {} is not met",
+                c.suite,
+                c.head.skipped,
+                check.name,
+                num(check.required)
+            ),
             "min_pass_rate" => format!(
                 "{}: pass rate {:.2} ({} of {} evaluated scenarios passed) is below min_pass_rate {}",
                 c.suite,
@@ -612,12 +619,13 @@ fn gate_errors_and_skips(
             kind: GateReasonKind::Skipped,
             level: GateLevel::Warn,
             message: format!(
-                "{} scenario{} skipped without an output (offline with no recording){}",
+                "{} scenario{} skipped: no recorded output, and --offline or --affected-since kept {} from calling the model{}",
                 skipped.len(),
                 if skipped.len() == 1 { " was" } else { "s were" },
+                if skipped.len() == 1 { "it" } else { "them" },
                 listing(&skipped)
             ),
-            policy: "--offline".to_string(),
+            policy: "--offline / --affected-since (run without them to record)".to_string(),
         });
     }
 }

@@ -104,11 +104,18 @@ pub fn failure_reason(r: &ScenarioResult) -> Option<String> {
 impl Observer for TerminalReporter {
     fn started(&mut self, info: &RunInfo) {
         let line = format!(
-            "evalgit: {} scenarios, {} samples ({} to call, {} to replay){}",
+            "evalgit: {} scenarios, {} samples ({} to call, {} to replay{}){}",
             info.scenarios,
             info.samples,
             info.to_call,
-            info.samples.saturating_sub(info.to_call),
+            info.samples
+                .saturating_sub(info.to_call)
+                .saturating_sub(info.to_skip),
+            if info.to_skip > 0 {
+                format!(", {} to skip", info.to_skip)
+            } else {
+                String::new()
+            },
             info.shard
                 .as_ref()
                 .map(|s| format!(", shard {s}"))

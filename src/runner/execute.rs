@@ -163,9 +163,16 @@ pub async fn execute(
     // 1. Resolve replays synchronously; report them once the run has been announced.
     let total_samples = jobs.len();
     let mut ready: Vec<(Key, SampleResult)> = Vec::new();
+    let mut skipped_samples = 0;
     for job in jobs {
         let (suite, scenario) = scenario_of(&project, &job);
-        let recorded = if options.no_cache {
+        // `--affected-since` limits which scenarios may call; `--no-cache` then forces calls
+        // for those only, and the rest still replay what is recorded.
+        let excluded = options
+            .only_call
+            .as_ref()
+            .is_some_and(|only| !only.contains(&(suite.name.clone(), scenario.id.clone())));
+        let recorded = if options.no_cache && !excluded {
             None
         } else {
             lookup_recording(&recordings, &job, observer)
@@ -186,10 +193,6 @@ pub async fn execute(
                 }
             }
             None => {
-                let excluded = options
-                    .only_call
-                    .as_ref()
-                    .is_some_and(|only| !only.contains(&(suite.name.clone(), scenario.id.clone())));
                 if options.offline || excluded {
                     let why = if options.offline {
                         "offline: no recorded output for this fingerprint in the cache or the snapshots".to_string()
@@ -201,6 +204,7 @@ pub async fn execute(
                     };
                     // Reported as skipped scenarios (a warning, or a threshold failure), not
                     // as scenarios a budget cap stopped.
+                    skipped_samples += 1;
                     ready.push((key, skipped_sample(&job, why)));
                 } else {
                     if shared.budget.has_caps()
@@ -241,6 +245,7 @@ pub async fn execute(
     info.scenarios = expected.len();
     info.samples = total_samples;
     info.to_call = queues.values().map(VecDeque::len).sum();
+    info.to_skip = skipped_samples;
     observer.started(&info);
     for (key, sample) in ready {
         push_sample(

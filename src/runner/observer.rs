@@ -17,6 +17,9 @@ pub struct RunInfo {
     pub samples: usize,
     /// Samples that need a model call (not replayable).
     pub to_call: usize,
+    /// Samples that can neither call nor replay (`--offline`, `--affected-since`): skipped.
+    #[serde(default)]
+    pub to_skip: usize,
     pub shard: Option<String>,
     /// Models, prices, thresholds and budgets in force (absent in files from older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]

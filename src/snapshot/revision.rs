@@ -12,11 +12,22 @@ use crate::config::Source;
 pub trait ReplaySource: Send + Sync {
     /// The accepted sample of `suite`/`id` whose fingerprint is `fingerprint` (hex).
     fn replay(&self, suite: &str, id: &str, fingerprint: &str) -> Option<SnapshotSample>;
+
+    /// An accepted sample with this fingerprint under any name (a renamed scenario); only
+    /// asked when [`Self::replay`] finds nothing.
+    fn replay_renamed(&self, _fingerprint: &str) -> Option<SnapshotSample> {
+        None
+    }
 }
 
 impl ReplaySource for SnapshotStore {
     fn replay(&self, suite: &str, id: &str, fingerprint: &str) -> Option<SnapshotSample> {
         self.accepted_sample(suite, id, fingerprint)
+            .or_else(|| self.replay_renamed(fingerprint))
+    }
+
+    fn replay_renamed(&self, fingerprint: &str) -> Option<SnapshotSample> {
+        self.sample_by_fingerprint(fingerprint)
     }
 }
 

@@ -11,9 +11,10 @@
 //! in the file's header. On case-insensitive file systems, ids that differ only in case share
 //! a file: avoid them.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::filter::Filter;
 use super::format::{Snapshot, SnapshotSample};
@@ -129,6 +130,9 @@ pub struct SnapshotStore {
     pub root: PathBuf,
     /// The snapshots directory relative to the root (`snapshots` by default).
     pub dir: String,
+    /// Accepted snapshot files by the fingerprints they hold, built on the first lookup that
+    /// misses by name (see [`Self::sample_by_fingerprint`]).
+    by_fingerprint: Arc<OnceLock<HashMap<String, PathBuf>>>,
 }
 
 impl SnapshotStore {
@@ -136,6 +140,7 @@ impl SnapshotStore {
         SnapshotStore {
             root: root.to_path_buf(),
             dir: dir.to_string(),
+            by_fingerprint: Arc::default(),
         }
     }
 
@@ -194,6 +199,50 @@ impl SnapshotStore {
             .samples
             .into_iter()
             .find(|s| s.fingerprint == fingerprint)
+    }
+
+    /// The accepted sample with this fingerprint in any accepted snapshot file. A fingerprint
+    /// covers everything the model sees and nothing of the scenario's name, so a renamed
+    /// scenario or suite replays the output accepted under its old name (whose file is still
+    /// there until someone removes it) on a machine with an empty cache, as `plan` promises.
+    /// The first call reads every accepted file once; unreadable files are left out.
+    pub fn sample_by_fingerprint(&self, fingerprint: &str) -> Option<SnapshotSample> {
+        let index = self
+            .by_fingerprint
+            .get_or_init(|| self.index_fingerprints());
+        let path = index.get(fingerprint)?;
+        let text = self.read_text(path).ok()??;
+        Snapshot::parse(&text)
+            .ok()?
+            .samples
+            .into_iter()
+            .find(|s| s.fingerprint == fingerprint)
+    }
+
+    fn index_fingerprints(&self) -> HashMap<String, PathBuf> {
+        let mut index = HashMap::new();
+        let Ok(dirs) = self.scan() else {
+            return index;
+        };
+        for file in dirs.into_iter().flat_map(|(_, files)| files) {
+            if !file_name(&file).ends_with(ACCEPTED_EXT) {
+                continue;
+            }
+            let Some(snapshot) = self
+                .read_text(&file)
+                .ok()
+                .flatten()
+                .and_then(|text| Snapshot::parse(&text).ok())
+            else {
+                continue;
+            };
+            for sample in snapshot.samples {
+                index
+                    .entry(sample.fingerprint)
+                    .or_insert_with(|| file.clone());
+            }
+        }
+        index
     }
 
     /// Compares a result with its accepted snapshot and, in [`WriteMode::Write`], writes the
