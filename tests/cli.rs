@@ -2020,6 +2020,77 @@ fn merge_refuses_overlapping_shards() {
     assert!(out.stderr.contains("more than one input"), "{}", out.stderr);
 }
 
+/// Regression: `merge` of shards 1, 2 and 4 of 4 passed with "merged 23 scenarios", and a
+/// killed shard (no summary line) merged green, so a lost CI matrix job let the merge through.
+#[test]
+fn merge_and_report_fail_on_missing_shards_and_unfinished_runs() {
+    let mock = Mock::with_rules(capital_rules());
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file(
+            "evals/a.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..8]),
+        );
+    for k in 1..=4 {
+        p.run(&[
+            "run",
+            "--shard",
+            &format!("{k}/4"),
+            "-o",
+            &format!("s{k}.jsonl"),
+        ])
+        .expect_code(0);
+    }
+    let out = p.run(&["merge", "-o", "m.jsonl", "s1.jsonl", "s2.jsonl", "s4.jsonl"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("shard 3/4 of 4 missing"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        p.results_at("m.jsonl").summary.expect("summary")["verdict"],
+        "gate-failed"
+    );
+
+    // A shard killed before its summary line: every line but the last.
+    let text = p.read("s3.jsonl");
+    let cut: Vec<&str> = text.lines().collect();
+    p.write("s3-killed.jsonl", &(cut[..cut.len() - 1].join("\n") + "\n"));
+    let out = p.run(&[
+        "merge",
+        "-o",
+        "m2.jsonl",
+        "s1.jsonl",
+        "s2.jsonl",
+        "s3-killed.jsonl",
+        "s4.jsonl",
+    ]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("did not finish"), "{}", out.stderr);
+    let out = p.run(&["report", "--format", "text", "--results", "s3-killed.jsonl"]);
+    out.expect_code(1);
+    assert!(out.stdout.contains("did not finish"), "{}", out.stdout);
+    // The complete shard reported alone stands for its own scenarios.
+    p.run(&["report", "--format", "text", "--results", "s3.jsonl"])
+        .expect_code(0);
+    p.run(&[
+        "merge", "-o", "m3.jsonl", "s1.jsonl", "s2.jsonl", "s3.jsonl", "s4.jsonl",
+    ])
+    .expect_code(0);
+
+    p.write("empty.jsonl", "");
+    let out = p.run(&["report", "--results", "empty.jsonl"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("holds no evalgit run"),
+        "{}",
+        out.stderr
+    );
+    p.run(&["merge", "-o", "m4.jsonl", "s1.jsonl", "empty.jsonl"])
+        .expect_code(2);
+}
+
 // ---------------------------------------------------------------------------------------
 // 11. The sticky PR comment against the mock GitHub API.
 // ---------------------------------------------------------------------------------------

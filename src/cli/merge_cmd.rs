@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::args::MergeArgs;
+use super::verdict::ResultsInput;
 use crate::report::results_file::{ResultsWriter, RunSummary, read_results};
 use crate::runner::{Observer, RunInfo, ScenarioResult};
 use crate::{Error, ExitCode};
@@ -13,15 +14,17 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
     let mut runs = Vec::new();
     let mut by_key: BTreeMap<(String, String), ScenarioResult> = BTreeMap::new();
     let mut summaries = Vec::new();
+    let mut files = Vec::new();
     for path in &args.inputs {
-        let file = read_results(path)?;
-        if file.summary.is_none() {
-            eprintln!(
-                "warning: {} has no summary line: that shard was interrupted; merging what it finished",
+        let mut file = read_results(path)?;
+        if file.run.is_none() {
+            return Err(Error::Usage(format!(
+                "{} holds no evalgit run (it is empty or not a results file): pass the files `evalgit run -o` wrote",
                 path.display()
-            );
+            )));
         }
-        for r in file.scenarios {
+        let recorded = file.scenarios.len();
+        for r in std::mem::take(&mut file.scenarios) {
             let key = r.key();
             if by_key.contains_key(&key) {
                 return Err(Error::Usage(format!(
@@ -33,12 +36,13 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
             }
             by_key.insert(key, r);
         }
-        if let Some(run) = file.run {
-            runs.push(run);
+        if let Some(run) = &file.run {
+            runs.push(run.clone());
         }
-        if let Some(s) = file.summary {
-            summaries.push(s);
+        if let Some(s) = &file.summary {
+            summaries.push(s.clone());
         }
+        files.push((path.as_path(), file.run, file.summary, recorded));
     }
     let results =
         super::verdict::order_results_in(project.as_ref(), by_key.into_values().collect());
@@ -73,10 +77,20 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
     }
     budget.caps_hit.sort();
     budget.caps_hit.dedup();
-    let verdict = match &project {
+    let mut verdict = match &project {
         Some(p) => super::verdict::verdict_for(p, &results, None, budget.clone()),
         None => super::verdict::verdict_from_results(&results, None, budget.clone()),
     };
+    let inputs: Vec<ResultsInput<'_>> = files
+        .iter()
+        .map(|(path, run, summary, recorded)| ResultsInput {
+            path,
+            run: run.as_ref(),
+            summary: summary.as_ref(),
+            recorded: *recorded,
+        })
+        .collect();
+    super::verdict::note_incomplete(&mut verdict, &inputs, true);
     let mut writer = ResultsWriter::create(&args.output)?;
     writer.started(&info);
     for r in &results {
@@ -99,6 +113,7 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         args.inputs.len(),
         args.output.display()
     );
+    eprint!("{}", crate::report::terminal::gate_lines(&verdict.gate));
     if let Some(junit) = &args.junit {
         let started = time::OffsetDateTime::parse(
             &info.started_at,

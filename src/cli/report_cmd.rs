@@ -17,6 +17,13 @@ pub fn report(global: &Global, args: ReportArgs) -> Result<ExitCode, Error> {
         .clone()
         .unwrap_or_else(|| root.join(".evalgit/results.jsonl"));
     let head = read_results(&results_path)?;
+    if head.run.is_none() {
+        return Err(Error::Usage(format!(
+            "{} holds no evalgit run (it is empty or not a results file): pass a file `evalgit run -o` wrote",
+            results_path.display()
+        )));
+    }
+    let recorded = head.scenarios.len();
     let base = args.base_results.as_deref().map(read_results).transpose()?;
     let budget = head
         .summary
@@ -25,12 +32,23 @@ pub fn report(global: &Global, args: ReportArgs) -> Result<ExitCode, Error> {
         .unwrap_or_default();
     let head_results = super::verdict::order_results_in(project.as_ref(), head.scenarios);
     let base_results = base.map(|b| b.scenarios);
-    let verdict = match &project {
+    let mut verdict = match &project {
         Some(p) => super::verdict::verdict_for(p, &head_results, base_results.as_deref(), budget),
         None => {
             super::verdict::verdict_from_results(&head_results, base_results.as_deref(), budget)
         }
     };
+    // A killed or interrupted run's file never reports a pass.
+    super::verdict::note_incomplete(
+        &mut verdict,
+        &[super::verdict::ResultsInput {
+            path: &results_path,
+            run: head.run.as_ref(),
+            summary: head.summary.as_ref(),
+            recorded,
+        }],
+        false,
+    );
     let text = match args.format {
         ReportFormat::Markdown => super::verdict::markdown(
             &verdict,

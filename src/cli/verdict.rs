@@ -167,3 +167,141 @@ pub fn note_interrupted(verdict: &mut Verdict, outcome: &crate::runner::RunOutco
         });
     }
 }
+
+/// What [`note_incomplete`] needs of one results file read back.
+pub struct ResultsInput<'a> {
+    pub path: &'a std::path::Path,
+    pub run: Option<&'a crate::runner::RunInfo>,
+    pub summary: Option<&'a crate::report::results_file::RunSummary>,
+    /// Scenario records in the file.
+    pub recorded: usize,
+}
+
+/// Fails the gate when results read back from files do not hold a whole run: a run that was
+/// interrupted or killed (no summary line, fewer scenarios than it announced), or shards of
+/// one split with some missing. A verdict over part of the scenarios must never pass: a
+/// shard that timed out in a CI matrix would otherwise turn the merged check green.
+///
+/// `merged`: the inputs are being merged into one result, so they must be every shard of
+/// one split (a single shard's file reported alone stands for that shard only).
+pub fn note_incomplete(verdict: &mut Verdict, inputs: &[ResultsInput<'_>], merged: bool) {
+    use crate::policy::{GateLevel, GateReason, GateReasonKind};
+    let mut fail = |message: String, policy: &str| {
+        verdict.gate.push(GateReason {
+            kind: GateReasonKind::Interrupted,
+            level: GateLevel::Fail,
+            message,
+            policy: policy.to_string(),
+        })
+    };
+    for input in inputs {
+        let (path, recorded) = (input.path, input.recorded);
+        let announced = input.run.map_or(0, |r| r.scenarios);
+        match input.summary {
+            None => fail(
+                format!(
+                    "{}: the run did not finish (no summary line): {recorded} of {announced} scenarios recorded",
+                    path.display()
+                ),
+                "a run must finish to pass",
+            ),
+            Some(s) if s.interrupted => fail(
+                format!(
+                    "{}: the run was interrupted: {recorded} of {announced} scenarios recorded",
+                    path.display()
+                ),
+                "a run must finish to pass",
+            ),
+            Some(_) if recorded < announced => fail(
+                format!(
+                    "{}: {recorded} of the {announced} scenarios the run announced are in the file",
+                    path.display()
+                ),
+                "a run must finish to pass",
+            ),
+            Some(_) => {}
+        }
+    }
+    if !merged {
+        return;
+    }
+    // Shards: every index of one split, once.
+    let shards: Vec<(&std::path::Path, Option<(u32, u32)>)> = inputs
+        .iter()
+        .map(|input| {
+            let shard = input
+                .run
+                .and_then(|r| r.shard.as_deref())
+                .and_then(parse_shard);
+            (input.path, shard)
+        })
+        .collect();
+    let counts: std::collections::BTreeSet<u32> = shards
+        .iter()
+        .filter_map(|(_, s)| s.map(|(_, n)| n))
+        .collect();
+    if counts.is_empty() {
+        return;
+    }
+    if counts.len() > 1 || shards.iter().any(|(_, s)| s.is_none()) {
+        let listed: Vec<String> = shards
+            .iter()
+            .map(|(p, s)| match s {
+                Some((k, n)) => format!("{} (shard {k}/{n})", p.display()),
+                None => format!("{} (not a shard)", p.display()),
+            })
+            .collect();
+        fail(
+            format!(
+                "the inputs are not the shards of one split: {}",
+                listed.join(", ")
+            ),
+            "merge the results of every shard of one --shard K/N split",
+        );
+        return;
+    }
+    let n = counts.into_iter().next().unwrap_or(0);
+    let present: std::collections::BTreeSet<u32> = shards
+        .iter()
+        .filter_map(|(_, s)| s.map(|(k, _)| k))
+        .collect();
+    let missing: Vec<String> = (1..=n)
+        .filter(|k| !present.contains(k))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        fail(
+            format!(
+                "shard{} {} of {n} missing: the merged verdict would cover part of the scenarios",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+            ),
+            "merge the results of every shard of one --shard K/N split",
+        );
+    }
+    let commits: std::collections::BTreeSet<&str> = inputs
+        .iter()
+        .filter_map(|input| input.run?.git_commit.as_deref())
+        .collect();
+    if commits.len() > 1 {
+        verdict.gate.push(GateReason {
+            kind: GateReasonKind::Interrupted,
+            level: GateLevel::Warn,
+            message: format!(
+                "the shards ran at different commits ({}): the merged results mix two versions",
+                commits
+                    .into_iter()
+                    .map(|c| &c[..c.len().min(10)])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            policy: "run every shard at one commit".to_string(),
+        });
+    }
+}
+
+/// `"2/4"` as (2, 4).
+fn parse_shard(text: &str) -> Option<(u32, u32)> {
+    let (k, n) = text.split_once('/')?;
+    Some((k.trim().parse().ok()?, n.trim().parse().ok()?))
+}

@@ -323,7 +323,8 @@ pub enum GateReasonKind {
     Snapshot,
     /// Scenarios skipped without an output (offline with no recording): a warning.
     Skipped,
-    /// The run was interrupted (Ctrl-C) before every scenario finished.
+    /// The run was interrupted (Ctrl-C) before every scenario finished, or the results read
+    /// back are incomplete (a killed run, a missing shard).
     Interrupted,
 }
 
