@@ -133,6 +133,15 @@ struct IssueComment {
     id: u64,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    user: Option<CommentAuthor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentAuthor {
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: String,
 }
 
 #[derive(serde::Serialize)]
@@ -227,21 +236,38 @@ fn client(target: &CommentTarget, token: &str) -> Result<Octocrab, crate::Error>
     })
 }
 
-/// The newest comment whose body carries `marker`, searching every page.
+/// The newest comment whose body carries `marker` and that the token may have written,
+/// searching every page.
+///
+/// Anyone who can comment on a pull request can paste the marker; taking their comment would
+/// let them pin the PR to a stale verdict (the edit is refused, the old comment stays). So
+/// only comments by a bot account (a workflow's `GITHUB_TOKEN` posts as
+/// `github-actions[bot]`, an app's token as `<app>[bot]`) or by the token's own user count.
 async fn find_comment(
     crab: &Octocrab,
     route: &str,
     marker: &str,
 ) -> Result<Option<IssueComment>, octocrab::Error> {
+    // A personal token knows its user; a workflow's installation token may not ask (403).
+    let me: Option<String> = crab
+        .get::<serde_json::Value, _, ()>("/user", None)
+        .await
+        .ok()
+        .and_then(|u| u.get("login")?.as_str().map(str::to_string));
     let mut page: octocrab::Page<IssueComment> =
         crab.get(route, Some(&ListParams { per_page: 100 })).await?;
     let mut found = None;
     loop {
         for comment in page.take_items() {
-            if comment
-                .body
-                .as_deref()
-                .is_some_and(|b| b.lines().any(|l| l.trim() == marker))
+            let ours = comment
+                .user
+                .as_ref()
+                .is_some_and(|u| u.kind == "Bot" || me.as_deref() == Some(u.login.as_str()));
+            if ours
+                && comment
+                    .body
+                    .as_deref()
+                    .is_some_and(|b| b.lines().any(|l| l.trim() == marker))
             {
                 found = Some(comment);
             }
@@ -413,6 +439,49 @@ mod tests {
                 .1
                 .starts_with("run 2\n\n<!-- evalgit:comment tag=evals -->")
         );
+    }
+
+    /// Regression: a commenter who pasted the marker got their comment chosen; the edit was
+    /// refused (403) and the stale evalgit verdict stayed up.
+    #[tokio::test]
+    async fn a_marker_pasted_by_someone_else_is_not_taken() {
+        let mock = MockGitHub::start(TOKEN).await;
+        let t = target(&mock, 5);
+        let ours = post_comment(&t, TOKEN, "evals", CommentMode::Update, "run 1")
+            .await
+            .expect("post");
+        let CommentOutcome::Created(ours) = ours else {
+            panic!("{ours:?}")
+        };
+        let theirs = mock.insert(
+            5,
+            &format!("gotcha\n\n{}", marker("evals")),
+            Some("mallory"),
+        );
+        let second = post_comment(&t, TOKEN, "evals", CommentMode::Update, "run 2")
+            .await
+            .expect("post");
+        assert_eq!(second, CommentOutcome::Updated(ours));
+        let comments = mock.comments(5);
+        assert_eq!(comments.len(), 2, "{comments:?}");
+        assert!(comments[0].1.starts_with("run 2"), "{comments:?}");
+        assert_eq!(
+            comments[1],
+            (theirs, format!("gotcha\n\n{}", marker("evals")))
+        );
+
+        // Only the pasted marker on the PR: a comment of our own is created.
+        let t = target(&mock, 6);
+        mock.insert(
+            6,
+            &format!("gotcha\n\n{}", marker("evals")),
+            Some("mallory"),
+        );
+        let first = post_comment(&t, TOKEN, "evals", CommentMode::Update, "run 1")
+            .await
+            .expect("post");
+        assert!(matches!(first, CommentOutcome::Created(_)), "{first:?}");
+        assert_eq!(mock.comments(6).len(), 2);
     }
 
     #[tokio::test]

@@ -12,10 +12,23 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 
+/// The token's own login: what GitHub shows as the author of comments made with a
+/// workflow's `GITHUB_TOKEN`.
+pub const BOT_LOGIN: &str = "github-actions[bot]";
+
+#[derive(Debug, Clone)]
+struct Comment {
+    issue: u64,
+    id: u64,
+    body: String,
+    /// `None`: written with the token (the bot).
+    author: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct State {
-    /// `(issue number, comment id, body)` in creation order.
-    comments: Vec<(u64, u64, String)>,
+    /// Comments in creation order.
+    comments: Vec<Comment>,
     next_id: u64,
     /// Largest page the server returns, whatever `per_page` asks (GitHub's is 100).
     page_size: usize,
@@ -76,17 +89,28 @@ impl MockGitHub {
         self.lock()
             .comments
             .iter()
-            .filter(|(i, _, _)| *i == issue)
-            .map(|(_, id, body)| (*id, body.clone()))
+            .filter(|c| c.issue == issue)
+            .map(|c| (c.id, c.body.clone()))
             .collect()
     }
 
-    /// Adds a comment as if someone else wrote it.
+    /// Adds a comment as if someone else wrote it (a person, `login`): the token may not
+    /// edit it, as on GitHub.
     pub fn insert_comment(&self, issue: u64, body: &str) -> u64 {
+        self.insert(issue, body, Some("someone"))
+    }
+
+    /// Adds a comment as `login` (`None`: the token's own bot user).
+    pub fn insert(&self, issue: u64, body: &str, login: Option<&str>) -> u64 {
         let mut s = self.lock();
         s.next_id += 1;
         let id = s.next_id;
-        s.comments.push((issue, id, body.to_string()));
+        s.comments.push(Comment {
+            issue,
+            id,
+            body: body.to_string(),
+            author: login.map(str::to_string),
+        });
         id
     }
 
@@ -126,14 +150,19 @@ fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     )
 }
 
-fn comment_json(url: &str, issue: u64, id: u64, body: &str) -> serde_json::Value {
+fn comment_json(url: &str, c: &Comment) -> serde_json::Value {
+    let (issue, id, body) = (c.issue, c.id, &c.body);
+    let user = match &c.author {
+        None => serde_json::json!({ "login": BOT_LOGIN, "id": 41898282, "type": "Bot" }),
+        Some(login) => serde_json::json!({ "login": login, "id": 1, "type": "User" }),
+    };
     serde_json::json!({
         "id": id,
         "node_id": format!("IC_{id}"),
         "url": format!("{url}/repos/o/r/issues/comments/{id}"),
         "html_url": format!("https://github.com/o/r/pull/{issue}#issuecomment-{id}"),
         "body": body,
-        "user": { "login": "github-actions[bot]", "id": 41898282, "type": "Bot" },
+        "user": user,
         "created_at": "2026-12-01T10:00:00Z",
         "updated_at": "2026-12-01T10:00:00Z",
     })
@@ -202,13 +231,12 @@ async fn handle(
             };
             let per_page = param("per_page").unwrap_or(30).clamp(1, s.page_size);
             let page = param("page").unwrap_or(1).max(1);
-            let all: Vec<&(u64, u64, String)> =
-                s.comments.iter().filter(|(i, _, _)| *i == issue).collect();
+            let all: Vec<&Comment> = s.comments.iter().filter(|c| c.issue == issue).collect();
             let items: Vec<serde_json::Value> = all
                 .iter()
                 .skip((page - 1) * per_page)
                 .take(per_page)
-                .map(|(i, id, b)| comment_json(url, *i, *id, b))
+                .map(|c| comment_json(url, c))
                 .collect();
             let mut response = json(StatusCode::OK, serde_json::Value::Array(items));
             if page * per_page < all.len() {
@@ -227,23 +255,38 @@ async fn handle(
                 return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
             };
             s.next_id += 1;
-            let id = s.next_id;
-            s.comments.push((issue, id, text.clone()));
-            json(StatusCode::CREATED, comment_json(url, issue, id, &text))
+            let comment = Comment {
+                issue,
+                id: s.next_id,
+                body: text,
+                author: None,
+            };
+            s.comments.push(comment.clone());
+            json(StatusCode::CREATED, comment_json(url, &comment))
         }
         (Method::PATCH, ["repos", _, _, "issues", "comments", id]) => {
             let (Ok(id), Some(text)) = (id.parse::<u64>(), new_body()) else {
                 return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
             };
-            match s.comments.iter_mut().find(|(_, cid, _)| *cid == id) {
-                Some(entry) => {
-                    entry.2 = text.clone();
-                    let issue = entry.0;
-                    json(StatusCode::OK, comment_json(url, issue, id, &text))
+            match s.comments.iter_mut().find(|c| c.id == id) {
+                // Only its author may edit a comment.
+                Some(c) if c.author.is_some() => error(
+                    StatusCode::FORBIDDEN,
+                    "Resource not accessible by integration",
+                ),
+                Some(c) => {
+                    c.body = text;
+                    let c = c.clone();
+                    json(StatusCode::OK, comment_json(url, &c))
                 }
                 None => error(StatusCode::NOT_FOUND, "Not Found"),
             }
         }
+        // A workflow's installation token may not read its own user.
+        (Method::GET, ["user"]) => error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ),
         _ => error(StatusCode::NOT_FOUND, "Not Found"),
     }
 }
