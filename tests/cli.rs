@@ -1326,6 +1326,35 @@ fn a_fresh_clone_replays_from_committed_snapshots_with_zero_calls() {
     assert_eq!(mock.requests(), 0);
 }
 
+// Regression: `plan` promised no call for a renamed scenario (its fingerprint is recorded),
+// but on a machine with an empty cache `run` looked for the snapshot under the new name only
+// and called the model.
+#[test]
+fn a_renamed_scenario_replays_its_accepted_snapshot_on_a_fresh_clone() {
+    let mock = Mock::with_rules(snapshot_rules());
+    let p = snapshot_project(&mock);
+    p.run(&["run"]).expect_code(0);
+    p.run(&["accept"]).expect_code(0);
+    p.commit("accept snapshots");
+    std::fs::remove_dir_all(p.path().join(".evalgit")).expect("empty the cache");
+    let suite = p
+        .read("evals/capitals.toml")
+        .replace("id = \"france\"", "id = \"la-france\"");
+    p.write("evals/capitals.toml", &suite);
+    mock.reset();
+    let plan = p.run(&["plan", "--base", "HEAD", "--json"]);
+    plan.expect_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    assert_eq!(plan["model_calls"], 0, "{plan}");
+    let out = p.run(&["run", "--affected-since", "HEAD"]);
+    out.expect_code(0);
+    assert_eq!(mock.requests(), 0, "{}", out.stderr);
+    assert_eq!(
+        p.results().scenario("capitals", "la-france")["samples"][0]["source"],
+        "snapshot"
+    );
+}
+
 #[test]
 fn review_without_a_terminal_prints_the_commands() {
     let mock = Mock::with_rules(snapshot_rules());
@@ -2972,4 +3001,41 @@ fn diff_baseline_is_the_accepted_snapshots_not_the_local_cache() {
         .unwrap_or(0);
     assert_eq!(newly_failing, 10, "{}", out.stdout);
     assert_eq!(v["suites"][0]["base"]["pass_rate"], 1.0, "{}", out.stdout);
+}
+
+// Regression: two scenarios that send the same request share a fingerprint, so the cache
+// held whichever answer came last; a warm cache then replayed it for both, and a scenario
+// whose accepted snapshot held the other answer failed and got a `.snap.new`, although a
+// fresh clone passed. The accepted snapshot of the scenario itself is replayed first.
+#[test]
+fn scenarios_with_the_same_request_replay_their_own_accepted_snapshots() {
+    let mock = Mock::with_rules(vec![
+        Rule::matching("Capital of France").reply("Paris").times(1),
+        Rule::matching("Capital of France").reply("Lyon"),
+    ]);
+    let suite = "provider = \"mock\"\nprompt = \"Capital of {{ country }}?\"\nmin_pass_rate = 0.5\n\
+        [[scenario]]\nid = \"a\"\nvars = { country = \"France\" }\nassert = [{ type = \"icontains\", value = \"paris\" }]\n\
+        [[scenario]]\nid = \"b\"\nvars = { country = \"France\" }\nassert = [{ type = \"icontains\", value = \"lyon\" }]\n";
+    let p = TestProject::new()
+        .git_init()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file("evals/same.toml", suite);
+    p.run(&["run"]);
+    assert_eq!(
+        mock.requests(),
+        2,
+        "identical requests are each called once"
+    );
+    p.run(&["accept"]).expect_code(0);
+    let accepted = |id: &str| p.read(&format!("snapshots/same/{id}.snap"));
+    let (a, b) = (accepted("a"), accepted("b"));
+    assert_ne!(a, b, "the two scenarios got different answers");
+
+    for _ in 0..2 {
+        let out = p.run(&["run", "--check"]);
+        assert_eq!(mock.requests(), 2, "everything replays");
+        assert!(pending(&p).is_empty(), "{:?}\n{}", pending(&p), out.all());
+        assert!(!out.stderr.contains("differ"), "{}", out.stderr);
+    }
+    assert_eq!((accepted("a"), accepted("b")), (a, b));
 }

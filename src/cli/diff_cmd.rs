@@ -87,7 +87,7 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         results_path: &results_path,
         shard: filter.shard,
         replay,
-        snapshots_first: false,
+        snapshots_first: ci || args.head.is_some(),
     };
     let options = RunOptions {
         no_cache: args.no_cache,

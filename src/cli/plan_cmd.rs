@@ -165,7 +165,9 @@ impl ReplaySource for ListedReplay<'_> {
             }
         };
         if exists {
-            self.inner.replay(suite, id, fingerprint)
+            self.inner
+                .replay(suite, id, fingerprint)
+                .or_else(|| self.inner.replay_renamed(fingerprint))
         } else {
             self.inner.replay_renamed(fingerprint)
         }

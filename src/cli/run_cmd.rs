@@ -70,7 +70,7 @@ pub fn run(global: &Global, args: RunArgs) -> Result<ExitCode, Error> {
         results_path: &results_path,
         shard: filter.shard,
         replay: None,
-        snapshots_first: false,
+        snapshots_first: check,
     };
     // Shared with the runner rather than cloned: a clone of a 100,000-scenario project is
     // hundreds of megabytes.
@@ -197,6 +197,11 @@ impl Observer for SnapshotRecorder<'_> {
                 // The diff is taken now, while the output is at hand: the run does not keep
                 // outputs once every observer has seen them.
                 if status == SnapshotStatus::Changed {
+                    if let Err(e @ crate::snapshot::StoreError::Corrupt { .. }) =
+                        self.store.accepted(&result.suite, &result.id)
+                    {
+                        self.errors.push(format!("{e} (treated as changed)"));
+                    }
                     if let Some(diff) = output_diff(self.store, result) {
                         self.diffs.push(diff);
                     }
@@ -221,7 +226,8 @@ pub struct ExecuteSettings<'a> {
     pub shard: Option<Shard>,
     /// Where accepted outputs are replayed from [default: the project's snapshots on disk].
     pub replay: Option<Arc<dyn ReplaySource>>,
-    /// Replay accepted snapshots before the cache (a baseline).
+    /// Replay accepted snapshots before the cache (checks and baselines; see
+    /// [`Recordings::snapshots_first`]).
     pub snapshots_first: bool,
 }
 
@@ -307,7 +313,7 @@ pub fn execute_jobs_shared(
     };
     terminal.finish();
     for e in &recorder.errors {
-        eprintln!("warning: snapshot not recorded: {e}");
+        eprintln!("warning: snapshot: {e}");
     }
     let statuses = std::mem::take(&mut recorder.statuses);
     let diffs = std::mem::take(&mut recorder.diffs);
@@ -345,12 +351,14 @@ pub fn snapshot_gate(
             .map(|(suite, id, _)| format!("{suite}/{id}"))
             .collect();
         if !changed.is_empty() {
+            let outputs = executed.diffs.len();
             verdict.gate.push(GateReason {
                 kind: GateReasonKind::Snapshot,
                 level: GateLevel::Fail,
                 message: format!(
-                    "{} output{} differ from the accepted snapshot: {} (run `evalgit run` locally, then `evalgit review`, and commit the snapshots)",
+                    "{} result{} differ from the accepted snapshot{} ({outputs} with a changed output, the rest in fingerprint, tokens or score): {} (run `evalgit run` locally, then `evalgit review`, and commit the snapshots)",
                     changed.len(),
+                    if changed.len() == 1 { "" } else { "s" },
                     if changed.len() == 1 { "" } else { "s" },
                     list(&changed)
                 ),
@@ -516,6 +524,8 @@ fn run_id(started: &str) -> String {
 }
 
 /// The diff of a changed output against its accepted snapshot, for the Markdown report.
+/// The unified diff of a changed scenario's output against its accepted snapshot; `None`
+/// when the output itself is the same (only the fingerprint, tokens or score changed).
 fn output_diff(store: &SnapshotStore, result: &ScenarioResult) -> Option<(String, String)> {
     let accepted = store.accepted(&result.suite, &result.id).ok()??;
     let old = accepted
@@ -524,6 +534,9 @@ fn output_diff(store: &SnapshotStore, result: &ScenarioResult) -> Option<(String
         .map(|s| s.output.as_str())
         .unwrap_or("");
     let new = result.output().unwrap_or("");
+    if old == new {
+        return None;
+    }
     let diff = similar::TextDiff::from_lines(old, new);
     Some((
         format!("{}/{}", result.suite, result.id),

@@ -22,9 +22,16 @@ pub fn review(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Err
 
 pub fn accept(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Error> {
     let (store, filter) = store_and_filter(global, args)?;
-    let done = store.accept(&filter)?;
+    let (done, refused) = store.accept(&filter)?;
     report("accepted", &done, &filter);
-    Ok(ExitCode::Passed)
+    for e in &refused {
+        eprintln!("error: {e}");
+    }
+    Ok(if refused.is_empty() {
+        ExitCode::Passed
+    } else {
+        ExitCode::ConfigError
+    })
 }
 
 pub fn reject(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Error> {

@@ -59,7 +59,8 @@ impl Reason {
                 "fingerprint changed: recipe version or an input evalgit does not name".to_string()
             }
             Reason::NotRecorded => {
-                "unchanged, not recorded yet: no cache entry or accepted snapshot".to_string()
+                "unchanged, not recorded yet: `run` calls these, `run --affected-since` skips them"
+                    .to_string()
             }
         }
     }

@@ -62,9 +62,12 @@ pub struct RunOutcome {
 pub struct Recordings {
     pub cache: Option<Arc<ResponseCache>>,
     pub snapshots: Option<Arc<dyn ReplaySource>>,
-    /// Look in the snapshots before the cache. A baseline must be what was accepted at
-    /// the base revision, not whatever a later local run left in the cache under the same
-    /// fingerprint (a non-deterministic model, a `--no-cache` run).
+    /// Replay a scenario's own accepted snapshot before the cache. On for checks (CI,
+    /// `--check`) and baselines: what was accepted is the verdict's reference, and a cache
+    /// entry under the same fingerprint may hold another output (a model that is not
+    /// deterministic, two scenarios that send the same request, a cache restored from
+    /// another branch). Off for local runs, where the cache holds the latest observation,
+    /// the one a pending `.snap.new` shows.
     pub snapshots_first: bool,
 }
 
@@ -372,21 +375,23 @@ fn lookup_recording(
     job: &Job,
     observer: &mut dyn Observer,
 ) -> Option<Recorded> {
-    let from_snapshot = || {
-        let store = recordings.snapshots.as_ref()?;
-        let sample = store.replay(&job.suite, &job.scenario_id, &job.fingerprint.to_hex())?;
-        Some(Recorded {
-            output: sample.output,
-            model: sample.model.unwrap_or_default(),
-            usage: sample.usage,
-            cost_usd: sample.cost_usd,
-            latency_ms: 0,
-            source: OutputSource::Snapshot,
-        })
+    // The scenario's own accepted snapshot and the cache, in the order `snapshots_first`
+    // says; then an accepted snapshot under another name (a renamed scenario), which costs a
+    // scan of the snapshots on first use.
+    let fingerprint = job.fingerprint.to_hex();
+    let snapshot = |sample: crate::snapshot::SnapshotSample| Recorded {
+        output: sample.output,
+        model: sample.model.unwrap_or_default(),
+        usage: sample.usage,
+        cost_usd: sample.cost_usd,
+        latency_ms: 0,
+        source: OutputSource::Snapshot,
     };
+    let store = recordings.snapshots.as_ref();
+    let own = || store.and_then(|s| s.replay(&job.suite, &job.scenario_id, &fingerprint));
     if recordings.snapshots_first {
-        if let Some(recorded) = from_snapshot() {
-            return Some(recorded);
+        if let Some(sample) = own() {
+            return Some(snapshot(sample));
         }
     }
     if let Some(cache) = &recordings.cache {
@@ -407,11 +412,13 @@ fn lookup_recording(
             CacheLookup::Miss => {}
         }
     }
-    if recordings.snapshots_first {
+    let own = if recordings.snapshots_first {
         None
     } else {
-        from_snapshot()
-    }
+        own()
+    };
+    own.or_else(|| store.and_then(|s| s.replay_renamed(&fingerprint)))
+        .map(snapshot)
 }
 
 fn skipped_sample(job: &Job, why: String) -> SampleResult {

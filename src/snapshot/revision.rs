@@ -10,7 +10,8 @@ use crate::config::Source;
 
 /// Where the runner finds accepted outputs by fingerprint.
 pub trait ReplaySource: Send + Sync {
-    /// The accepted sample of `suite`/`id` whose fingerprint is `fingerprint` (hex).
+    /// The accepted sample of `suite`/`id` whose fingerprint is `fingerprint` (hex): what
+    /// the runner replays first, before the cache.
     fn replay(&self, suite: &str, id: &str, fingerprint: &str) -> Option<SnapshotSample>;
 
     /// An accepted sample with this fingerprint under any name (a renamed scenario); only
@@ -23,7 +24,6 @@ pub trait ReplaySource: Send + Sync {
 impl ReplaySource for SnapshotStore {
     fn replay(&self, suite: &str, id: &str, fingerprint: &str) -> Option<SnapshotSample> {
         self.accepted_sample(suite, id, fingerprint)
-            .or_else(|| self.replay_renamed(fingerprint))
     }
 
     fn replay_renamed(&self, fingerprint: &str) -> Option<SnapshotSample> {

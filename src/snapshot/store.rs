@@ -325,18 +325,26 @@ impl SnapshotStore {
         Ok(out)
     }
 
-    /// Accepts the pending snapshots the filter selects; returns their (suite, id).
-    pub fn accept(&self, filter: &Filter) -> Result<Vec<(String, String)>, StoreError> {
+    /// Accepts the pending snapshots the filter selects; returns their (suite, id), and the
+    /// pending files refused because they are not what a run writes (see [`Self::accept_one`]).
+    pub fn accept(
+        &self,
+        filter: &Filter,
+    ) -> Result<(Vec<(String, String)>, Vec<StoreError>), StoreError> {
         let mut done = Vec::new();
+        let mut refused = Vec::new();
         for p in self
             .pending()?
             .into_iter()
             .filter(|p| filter.matches(&p.suite, &p.id))
         {
-            self.accept_one(&p)?;
-            done.push(p.key());
+            match self.accept_one(&p) {
+                Ok(()) => done.push(p.key()),
+                Err(e @ StoreError::Corrupt { .. }) => refused.push(e),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(done)
+        Ok((done, refused))
     }
 
     /// Rejects (deletes) the pending snapshots the filter selects; returns their (suite, id).
@@ -354,8 +362,28 @@ impl SnapshotStore {
     }
 
     /// Moves the `.snap.new` over the `.snap` in one rename, so the accepted file is never
-    /// half-written.
+    /// half-written. A pending file that does not parse, or whose header names a scenario
+    /// that belongs in another file (a stray or hand-edited file), is refused as
+    /// [`StoreError::Corrupt`]: an accepted snapshot is the baseline every later run trusts.
     pub fn accept_one(&self, pending: &Pending) -> Result<(), StoreError> {
+        let snapshot = Snapshot::parse(&pending.new).map_err(|e| StoreError::Corrupt {
+            path: self.rel(&pending.path),
+            line: e.line,
+            message: format!("not accepted: {}", e.message),
+        })?;
+        let expected = self.new_path(&snapshot.suite, &snapshot.id);
+        if expected != pending.path {
+            return Err(StoreError::Corrupt {
+                path: self.rel(&pending.path),
+                line: 1,
+                message: format!(
+                    "not accepted: its header names scenario {}/{}, whose pending file is {}",
+                    snapshot.suite,
+                    snapshot.id,
+                    self.display(&expected)
+                ),
+            });
+        }
         std::fs::rename(&pending.path, pending.accepted_path())
             .map_err(|e| self.io("accept", &pending.path, e))
     }
@@ -635,7 +663,7 @@ mod tests {
         );
         assert_eq!(files(&store), ["snapshots/capitals/france.snap.new"]);
         assert_eq!(
-            store.accept(&Filter::all()).expect("accept"),
+            store.accept(&Filter::all()).expect("accept").0,
             [("capitals".to_string(), "france".to_string())]
         );
         assert_eq!(files(&store), ["snapshots/capitals/france.snap"]);
@@ -785,7 +813,8 @@ mod tests {
 
         let accepted = store
             .accept(&Filter::new(vec![], vec![], vec!["capitals/f*".into()]))
-            .expect("accept");
+            .expect("accept")
+            .0;
         assert_eq!(accepted, [("capitals".to_string(), "france".to_string())]);
         let rejected = store
             .reject(&Filter::new(
@@ -822,7 +851,7 @@ mod tests {
         assert!(france.new.ends_with("\ny\n"));
         assert_eq!(france.accepted_path(), store.path("capitals", "france"));
 
-        assert_eq!(store.accept(&Filter::all()).expect("accept").len(), 3);
+        assert_eq!(store.accept(&Filter::all()).expect("accept").0.len(), 3);
         assert!(store.pending().expect("pending").is_empty());
         assert_eq!(
             store
@@ -833,6 +862,38 @@ mod tests {
                 .output,
             "y"
         );
+    }
+
+    /// Regression: `accept` renamed any `.snap.new` over the accepted file, garbage or a
+    /// stray file whose header named another scenario.
+    #[test]
+    fn accept_refuses_pending_files_a_run_did_not_write() {
+        let (tmp, store) = store();
+        store
+            .record(&scenario("capitals", "france", "Paris"), WriteMode::Write)
+            .expect("record");
+        let good = std::fs::read_to_string(store.new_path("capitals", "france")).expect("read");
+        std::fs::write(store.new_path("capitals", "peru"), "garbage\n").expect("write");
+        std::fs::write(store.new_path("capitals", "ghost"), &good).expect("write");
+        let (done, refused) = store.accept(&Filter::all()).expect("accept");
+        assert_eq!(done, [("capitals".to_string(), "france".to_string())]);
+        let messages: Vec<String> = refused.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains(
+                "ghost.snap.new:1: not accepted: its header names scenario capitals/france"
+            )),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("snapshots/capitals/peru.snap.new:1: not accepted")),
+            "{messages:?}"
+        );
+        assert!(!store.path("capitals", "peru").exists());
+        assert!(!store.path("capitals", "ghost").exists());
+        assert!(tmp.path().join("snapshots/capitals/peru.snap.new").exists());
     }
 
     #[test]
