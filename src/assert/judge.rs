@@ -88,7 +88,7 @@ pub fn judge_messages(
 }
 
 /// Reads the judge's reply: the JSON object may sit in a code fence or in prose. `pass` must
-/// be a boolean, `score` a number (clamped to 0..=1), `reason` a string; anything else is an
+/// be a boolean, `score` a number from 0 to 1, `reason` a string; anything else is an
 /// error the runner retries and finally reports.
 pub fn parse_judge_reply(text: &str) -> Result<JudgeVerdict, String> {
     let Some(found) = json::extract(text) else {
@@ -113,8 +113,15 @@ pub fn parse_judge_reply(text: &str) -> Result<JudgeVerdict, String> {
         None => return Err("judge reply lacks \"pass\"".to_string()),
     };
     let score = match map.get("score") {
+        // A score out of range is a judge that misread the scale (7 out of 10?): reading it
+        // as 1.0 would pass what the judge may have meant as a failure.
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(s) if s.is_finite() => s.clamp(0.0, 1.0),
+            Some(s) if (0.0..=1.0).contains(&s) => s,
+            Some(s) if s.is_finite() => {
+                return Err(format!(
+                    "judge reply: \"score\" must be from 0 to 1, got {n}"
+                ));
+            }
             _ => {
                 return Err(format!(
                     "judge reply: \"score\" is not a usable number: {n}"
@@ -251,16 +258,6 @@ mod tests {
                 true,
                 1.0,
             ),
-            (
-                r#"{"pass": true, "score": 7, "reason": "clamped"}"#,
-                true,
-                1.0,
-            ),
-            (
-                r#"{"pass": false, "score": -2, "reason": "clamped"}"#,
-                false,
-                0.0,
-            ),
         ];
         for (reply, pass, score) in cases {
             let v = parse_judge_reply(reply).unwrap_or_else(|e| panic!("{reply}: {e}"));
@@ -291,6 +288,14 @@ mod tests {
                 "\"pass\" must be true or false",
             ),
             (r#"{"score": 1, "reason": "x"}"#, "lacks \"pass\""),
+            (
+                r#"{"pass": true, "score": 7, "reason": "x"}"#,
+                "\"score\" must be from 0 to 1, got 7",
+            ),
+            (
+                r#"{"pass": false, "score": -2, "reason": "x"}"#,
+                "\"score\" must be from 0 to 1, got -2",
+            ),
             (r#"{"pass": true, "reason": "x"}"#, "lacks \"score\""),
             (
                 r#"{"pass": true, "score": "high", "reason": "x"}"#,

@@ -577,11 +577,9 @@ fn gate_errors_and_skips(
         .filter(|r| r.status == ScenarioStatus::Error)
         .map(|r| {
             let why = r
-                .samples
-                .iter()
-                .find_map(|s| s.error.as_deref())
-                .unwrap_or("provider error");
-            format!("{}/{} ({})", r.suite, r.id, single_line(why, 60))
+                .error_cause()
+                .map_or_else(|| "provider error".to_string(), |c| c.to_string());
+            format!("{}/{} ({})", r.suite, r.id, single_line(&why, 60))
         })
         .collect();
     if !errors.is_empty() {
@@ -593,7 +591,7 @@ fn gate_errors_and_skips(
                 GateLevel::Warn
             },
             message: format!(
-                "{} scenario{} could not be evaluated because the provider failed{}",
+                "{} scenario{} could not be evaluated because the provider or a judge failed{}",
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" },
                 listing(&errors)
@@ -1198,7 +1196,7 @@ mod tests {
         assert_eq!(r.policy, "gate.fail_on_error = true");
         assert_eq!(
             r.message,
-            "1 scenario could not be evaluated because the provider failed: capitals/tokyo (connection refused)"
+            "1 scenario could not be evaluated because the provider or a judge failed: capitals/tokyo (connection refused)"
         );
         let lenient = GatePolicy {
             fail_on_error: false,

@@ -403,7 +403,7 @@ pub struct Verdict {
     /// What head's outputs cost (system under test, replays included).
     pub total_cost_usd: f64,
     pub base_total_cost_usd: Option<f64>,
-    /// What this run spent on calls to the system under test.
+    /// What this run spent on calls: the system under test and the judges.
     pub spent_usd: f64,
     /// Judge cost of this run's results.
     pub eval_cost_usd: f64,

@@ -237,10 +237,10 @@ fn write_testcase(out: &mut String, r: &ScenarioResult) {
             );
         }
         ScenarioStatus::Error => {
-            let (message, body) = provider_error(r);
+            let (kind, message, body) = scenario_error(r);
             let _ = writeln!(
                 out,
-                "      <error type=\"provider\" message=\"{}\">{}</error>",
+                "      <error type=\"{kind}\" message=\"{}\">{}</error>",
                 attr(&message),
                 text(&body)
             );
@@ -320,26 +320,35 @@ fn failure(r: &ScenarioResult) -> (String, String, String) {
     (kind, message, body)
 }
 
-/// The provider error of an errored scenario: first line as the message, all samples' errors
-/// as the text.
-fn provider_error(r: &ScenarioResult) -> (String, String) {
-    let errors: Vec<(u32, &str)> = r
-        .samples
-        .iter()
-        .filter_map(|s| s.error.as_deref().map(|e| (s.repeat, e)))
-        .collect();
-    let message = errors
-        .first()
-        .map(|(_, e)| format!("{}: {}", r.provider, one_line(e)))
-        .unwrap_or_else(|| format!("{}: the provider returned no output", r.provider));
+/// Why an errored scenario was not evaluated: its type (`provider` or `judge`), the first
+/// cause as the message, every sample's errors as the text.
+fn scenario_error(r: &ScenarioResult) -> (&'static str, String, String) {
+    let Some(cause) = r.error_cause() else {
+        return (
+            "provider",
+            format!("{}: the provider returned no output", r.provider),
+            String::new(),
+        );
+    };
+    let message = match cause {
+        crate::runner::ErrorCause::Provider(e) => format!("{}: {}", r.provider, one_line(e)),
+        judge => one_line(&judge.to_string()).to_string(),
+    };
     let mut body = String::new();
-    for (repeat, e) in &errors {
-        if r.samples.len() > 1 {
-            let _ = write!(body, "sample {}: ", repeat + 1);
+    for s in &r.samples {
+        let errors = s.error.iter().map(String::as_str).chain(
+            s.checks
+                .iter()
+                .filter_map(|c| c.error.as_deref().map(|_| c.reason.as_str())),
+        );
+        for e in errors {
+            if r.samples.len() > 1 {
+                let _ = write!(body, "sample {}: ", s.repeat + 1);
+            }
+            let _ = writeln!(body, "{e}");
         }
-        let _ = writeln!(body, "{e}");
     }
-    (message, body)
+    (cause.kind(), message, body)
 }
 
 /// The output (each sample, labelled, when there are repeats) and every check's reason.
@@ -511,6 +520,36 @@ mod tests {
         let out = out.expect("system-out");
         assert!(out.contains("--- sample 1/2 ---\noutput (called"), "{out}");
         assert!(out.contains("--- sample 2/2 ---"), "{out}");
+    }
+
+    /// Regression: a judge that failed (malformed reply, HTTP 500) was reported as an error of
+    /// the system under test, "the provider returned no output", though the model answered.
+    #[test]
+    fn a_failed_judge_is_a_judge_error_not_the_providers() {
+        let mut judged = check("llm-rubric", false, "judge reply lacks \"pass\"");
+        judged.error = Some("judge reply lacks \"pass\"".into());
+        let mut r = crate::report::fixture::scenario(
+            "support",
+            "refund",
+            vec![crate::report::fixture::sample(
+                0,
+                OutputSource::Called,
+                Some("We refund within 30 days."),
+                vec![judged],
+            )],
+        );
+        r.status = ScenarioStatus::Error;
+        let xml = render_junit(&[r], started());
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let error = doc
+            .descendants()
+            .find(|n| n.has_tag_name("error"))
+            .expect("error");
+        assert_eq!(attr_of(error, "type"), "judge");
+        assert_eq!(
+            attr_of(error, "message"),
+            "judge of llm-rubric failed: judge reply lacks \"pass\""
+        );
     }
 
     #[test]

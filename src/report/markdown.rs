@@ -519,10 +519,12 @@ fn gate(out: &mut String, verdict: &Verdict) {
 fn budget_and_spend(out: &mut String, verdict: &Verdict) {
     out.push('\n');
     let b = &verdict.budget;
+    // `spent_usd` includes what the judges cost.
     let _ = write!(
         out,
-        "**This run spent** {} on model calls and {} on judges",
+        "**This run spent** {}: {} on model calls, {} on judges",
         usd(verdict.spent_usd),
+        usd((verdict.spent_usd - verdict.eval_cost_usd).max(0.0)),
         usd(verdict.eval_cost_usd)
     );
     if let Some(cap) = b.max_run_usd.filter(|c| c.is_finite()) {

@@ -160,7 +160,7 @@ pub fn render(verdict: &Verdict) -> String {
         None => out.push_str(&format!("\ncost: {}\n", usd(verdict.total_cost_usd))),
     }
     out.push_str(&format!(
-        "spent by this run: {} (+ {} on judges)\n",
+        "spent by this run: {} (of which {} on judges)\n",
         usd(verdict.spent_usd),
         usd(verdict.eval_cost_usd)
     ));

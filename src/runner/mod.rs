@@ -14,5 +14,6 @@ pub use job::{Job, JobFilter, JobSet, Shard, expand_jobs};
 pub use observer::{Fanout, Observer, RunInfo};
 pub use provenance::{PriceRecord, Provenance, ProviderRecord, SuiteRecord};
 pub use result::{
-    CheckResult, OutputSource, RESULTS_SCHEMA, SampleResult, ScenarioResult, ScenarioStatus,
+    CheckResult, ErrorCause, OutputSource, RESULTS_SCHEMA, SampleResult, ScenarioResult,
+    ScenarioStatus,
 };

@@ -137,4 +137,45 @@ impl ScenarioResult {
     pub fn key(&self) -> (String, String) {
         (self.suite.clone(), self.id.clone())
     }
+
+    /// Why an errored scenario could not be evaluated: the first provider error of a sample,
+    /// else the first model-graded check the judge could not decide (the model answered; the
+    /// judge failed). `None` when nothing errored.
+    pub fn error_cause(&self) -> Option<ErrorCause<'_>> {
+        if let Some(e) = self.samples.iter().find_map(|s| s.error.as_deref()) {
+            return Some(ErrorCause::Provider(e));
+        }
+        self.samples
+            .iter()
+            .flat_map(|s| &s.checks)
+            .find_map(|c| Some(ErrorCause::Judge(c.kind.as_str(), c.error.as_deref()?)))
+    }
+}
+
+/// See [`ScenarioResult::error_cause`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCause<'a> {
+    /// The system under test failed (HTTP error, timeout, malformed reply).
+    Provider(&'a str),
+    /// A model-graded check (its type) could not be decided.
+    Judge(&'a str, &'a str),
+}
+
+impl ErrorCause<'_> {
+    /// `provider` or `judge`: the JUnit error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ErrorCause::Provider(_) => "provider",
+            ErrorCause::Judge(..) => "judge",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCause<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorCause::Provider(e) => f.write_str(e),
+            ErrorCause::Judge(kind, e) => write!(f, "judge of {kind} failed: {e}"),
+        }
+    }
 }
