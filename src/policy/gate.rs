@@ -533,8 +533,16 @@ fn gate_budget(report: &BudgetReport, decision: &mut GateDecision) {
             .iter()
             .map(|(s, id)| format!("{s}/{id}"))
             .collect();
+        // The run cap's amount only when the run cap is what refused (a suite cap's own
+        // amount is in `policy`).
+        let run_cap_hit = report.caps_hit.is_empty()
+            || report
+                .caps_hit
+                .iter()
+                .any(|c| c.starts_with("budget.max_run_usd"));
         let cap = report
             .max_run_usd
+            .filter(|_| run_cap_hit)
             .map(|c| format!(" of {}", usd(c)))
             .unwrap_or_default();
         decision.push(GateReason {
