@@ -2100,6 +2100,20 @@ fn merge_and_report_fail_on_missing_shards_and_unfinished_runs() {
     let out = p.run(&["report", "--format", "text", "--results", "s3-killed.jsonl"]);
     out.expect_code(1);
     assert!(out.stdout.contains("did not finish"), "{}", out.stdout);
+    // Killed while writing a line: the finished lines before it still read.
+    let last = cut[cut.len() - 2];
+    p.write(
+        "s3-cut.jsonl",
+        &(cut[..cut.len() - 2].join("\n") + "\n" + &last[..last.len() / 2]),
+    );
+    let out = p.run(&["report", "--format", "text", "--results", "s3-cut.jsonl"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("the last line is cut off"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("did not finish"), "{}", out.stdout);
     // The complete shard reported alone stands for its own scenarios.
     p.run(&["report", "--format", "text", "--results", "s3.jsonl"])
         .expect_code(0);
@@ -2107,6 +2121,35 @@ fn merge_and_report_fail_on_missing_shards_and_unfinished_runs() {
         "merge", "-o", "m3.jsonl", "s1.jsonl", "s2.jsonl", "s3.jsonl", "s4.jsonl",
     ])
     .expect_code(0);
+
+    // Regression: shards that each failed their own snapshot check (CI, no accepted
+    // snapshots) merged into a green verdict.
+    for k in 1..=2 {
+        p.run(&[
+            "run",
+            "--check",
+            "--shard",
+            &format!("{k}/2"),
+            "-o",
+            &format!("c{k}.jsonl"),
+        ])
+        .expect_code(1);
+    }
+    let out = p.run(&["merge", "-o", "mc.jsonl", "c1.jsonl", "c2.jsonl"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("c1.jsonl: "), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no accepted snapshot"),
+        "{}",
+        out.stderr
+    );
+    let out = p.run(&["report", "--format", "text", "--results", "c1.jsonl"]);
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains("no accepted snapshot"),
+        "{}",
+        out.stdout
+    );
 
     p.write("empty.jsonl", "");
     let out = p.run(&["report", "--results", "empty.jsonl"]);

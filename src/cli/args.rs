@@ -108,7 +108,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// Never call a model; what cannot be replayed is reported as skipped
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_cache")]
     pub offline: bool,
     /// Fail when an output differs from its accepted snapshot or has none; write no snapshot
     /// files [default: on when $CI is set]
@@ -165,7 +165,7 @@ pub struct DiffArgs {
     #[arg(long, value_name = "PATH")]
     pub json_out: Option<PathBuf>,
     /// Never call a model; compare only what is recorded
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_cache")]
     pub offline: bool,
     /// Ignore recorded outputs and call the model for every head sample
     #[arg(long)]

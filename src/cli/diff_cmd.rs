@@ -153,6 +153,7 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         interrupted: outcome.interrupted,
         verdict: super::run_cmd::verdict_word(code).to_string(),
         exit_code: code.code(),
+        reasons: verdict.gate.reasons.clone(),
     });
     writer.finish()?;
     Ok(if outcome.interrupted {

@@ -105,6 +105,7 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
         interrupted: summaries.iter().any(|s| s.interrupted) || summaries.len() < args.inputs.len(),
         verdict: super::run_cmd::verdict_word(code).to_string(),
         exit_code: code.code(),
+        reasons: verdict.gate.reasons.clone(),
     });
     writer.finish()?;
     println!(

@@ -356,9 +356,9 @@ pub fn snapshot_gate(
                 kind: GateReasonKind::Snapshot,
                 level: GateLevel::Fail,
                 message: format!(
-                    "{} result{} differ from the accepted snapshot{} ({outputs} with a changed output, the rest in fingerprint, tokens or score): {} (run `evalgit run` locally, then `evalgit review`, and commit the snapshots)",
+                    "{} result{} from the accepted snapshot{} ({outputs} with a changed output, the rest in fingerprint, tokens or score): {} (run `evalgit run` locally, then `evalgit review`, and commit the snapshots)",
                     changed.len(),
-                    if changed.len() == 1 { "" } else { "s" },
+                    if changed.len() == 1 { " differs" } else { "s differ" },
                     if changed.len() == 1 { "" } else { "s" },
                     list(&changed)
                 ),
@@ -480,6 +480,7 @@ pub fn finish(
         interrupted: outcome.interrupted,
         verdict: verdict_word(code).to_string(),
         exit_code: code.code(),
+        reasons: verdict.gate.reasons.clone(),
     });
     let released = outcome.results.iter().any(|r| r.outputs_released);
     let mut reader = match (junit, released) {

@@ -23,7 +23,9 @@ pub fn review(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Err
 pub fn accept(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Error> {
     let (store, filter) = store_and_filter(global, args)?;
     let (done, refused) = store.accept(&filter)?;
-    report("accepted", &done, &filter);
+    if !(done.is_empty() && !refused.is_empty()) {
+        report("accepted", &done, &filter);
+    }
     for e in &refused {
         eprintln!("error: {e}");
     }

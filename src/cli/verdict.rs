@@ -179,13 +179,26 @@ pub struct ResultsInput<'a> {
 
 /// Fails the gate when results read back from files do not hold a whole run: a run that was
 /// interrupted or killed (no summary line, fewer scenarios than it announced), or shards of
-/// one split with some missing. A verdict over part of the scenarios must never pass: a
+/// one split with some missing; and carries over the snapshot-check failures the runs
+/// recorded in their summaries. A verdict over part of the scenarios must never pass: a
 /// shard that timed out in a CI matrix would otherwise turn the merged check green.
 ///
 /// `merged`: the inputs are being merged into one result, so they must be every shard of
 /// one split (a single shard's file reported alone stands for that shard only).
 pub fn note_incomplete(verdict: &mut Verdict, inputs: &[ResultsInput<'_>], merged: bool) {
     use crate::policy::{GateLevel, GateReason, GateReasonKind};
+    // Snapshot checks failed in the runs themselves (they cannot be rebuilt from results).
+    for input in inputs {
+        for reason in input.summary.iter().flat_map(|s| &s.reasons) {
+            if reason.kind == GateReasonKind::Snapshot && reason.level == GateLevel::Fail {
+                let mut reason = reason.clone();
+                if merged {
+                    reason.message = format!("{}: {}", input.path.display(), reason.message);
+                }
+                verdict.gate.push(reason);
+            }
+        }
+    }
     let mut fail = |message: String, policy: &str| {
         verdict.gate.push(GateReason {
             kind: GateReasonKind::Interrupted,

@@ -196,13 +196,18 @@ pub async fn post_comment(
                 target.owner, target.repo, comment.id
             );
             let payload = serde_json::json!({ "body": full });
-            return match crab
+            match crab
                 .patch::<IssueComment, _, _>(route, Some(&payload))
                 .await
             {
-                Ok(updated) => Ok(CommentOutcome::Updated(updated.id)),
-                Err(e) => fail("update the comment", true, e),
-            };
+                Ok(updated) => return Ok(CommentOutcome::Updated(updated.id)),
+                Err(e) => match fail("update the comment", true, e) {
+                    // Not ours to edit after all: post our own below (a read-only token
+                    // fails there too, and says so).
+                    Ok(CommentOutcome::NoPermission(_)) => {}
+                    other => return other,
+                },
+            }
         }
     }
     let payload = serde_json::json!({ "body": full });
@@ -241,8 +246,10 @@ fn client(target: &CommentTarget, token: &str) -> Result<Octocrab, crate::Error>
 ///
 /// Anyone who can comment on a pull request can paste the marker; taking their comment would
 /// let them pin the PR to a stale verdict (the edit is refused, the old comment stays). So
-/// only comments by a bot account (a workflow's `GITHUB_TOKEN` posts as
-/// `github-actions[bot]`, an app's token as `<app>[bot]`) or by the token's own user count.
+/// only the token's own user's comments count when the API tells who that is (a personal
+/// token), else comments by a bot account (a workflow's `GITHUB_TOKEN` may not ask; it posts
+/// as `github-actions[bot]`, an app's token as `<app>[bot]`). Should the edit still be
+/// refused (another bot's comment), a new comment is created instead.
 async fn find_comment(
     crab: &Octocrab,
     route: &str,
@@ -259,10 +266,11 @@ async fn find_comment(
     let mut found = None;
     loop {
         for comment in page.take_items() {
-            let ours = comment
-                .user
-                .as_ref()
-                .is_some_and(|u| u.kind == "Bot" || me.as_deref() == Some(u.login.as_str()));
+            // With a known user, only that user's comments; else (a workflow token) a bot's.
+            let ours = comment.user.as_ref().is_some_and(|u| match me.as_deref() {
+                Some(me) => u.login == me,
+                None => u.kind == "Bot",
+            });
             if ours
                 && comment
                     .body
@@ -482,6 +490,30 @@ mod tests {
             .expect("post");
         assert!(matches!(first, CommentOutcome::Created(_)), "{first:?}");
         assert_eq!(mock.comments(6).len(), 2);
+    }
+
+    /// Another bot's comment carrying the marker cannot be edited: a comment of our own is
+    /// posted instead of giving up, and updated from then on.
+    #[tokio::test]
+    async fn another_bots_marked_comment_gets_a_comment_of_our_own() {
+        let mock = MockGitHub::start(TOKEN).await;
+        let t = target(&mock, 8);
+        mock.insert(
+            8,
+            &format!("x\n\n{}", marker("evals")),
+            Some("renovate[bot]"),
+        );
+        let first = post_comment(&t, TOKEN, "evals", CommentMode::Update, "run 1")
+            .await
+            .expect("post");
+        let CommentOutcome::Created(ours) = first else {
+            panic!("{first:?}")
+        };
+        let second = post_comment(&t, TOKEN, "evals", CommentMode::Update, "run 2")
+            .await
+            .expect("post");
+        assert_eq!(second, CommentOutcome::Updated(ours));
+        assert_eq!(mock.comments(8).len(), 2);
     }
 
     #[tokio::test]

@@ -154,7 +154,11 @@ fn comment_json(url: &str, c: &Comment) -> serde_json::Value {
     let (issue, id, body) = (c.issue, c.id, &c.body);
     let user = match &c.author {
         None => serde_json::json!({ "login": BOT_LOGIN, "id": 41898282, "type": "Bot" }),
-        Some(login) => serde_json::json!({ "login": login, "id": 1, "type": "User" }),
+        Some(login) => serde_json::json!({
+            "login": login,
+            "id": 1,
+            "type": if login.ends_with("[bot]") { "Bot" } else { "User" },
+        }),
     };
     serde_json::json!({
         "id": id,

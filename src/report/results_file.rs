@@ -29,6 +29,11 @@ pub struct RunSummary {
     /// `passed`, `gate-failed`, `provider-errors`.
     pub verdict: String,
     pub exit_code: u8,
+    /// Why the gate decided what it did, as the run printed it. Reports and merges rebuild
+    /// the verdict from the scenarios, but a snapshot check (`--check`, CI) cannot be
+    /// rebuilt from results: its reasons are carried over from here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<crate::policy::GateReason>,
 }
 
 #[derive(Serialize)]
@@ -189,10 +194,30 @@ pub fn read_results(path: &Path) -> Result<ResultsFile, crate::Error> {
         scenarios: Vec::new(),
         summary: None,
     };
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| crate::Error::io_path("read", path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut buf = String::new();
+    for i in 0.. {
+        buf.clear();
+        let read = reader
+            .read_line(&mut buf)
+            .map_err(|e| crate::Error::io_path("read", path, e))?;
+        if read == 0 {
+            break;
+        }
+        // A last line without its newline was cut off mid-write (a killed run): what came
+        // before it stands; the missing summary line tells readers the run did not finish.
+        let complete = buf.ends_with('\n');
+        let line = buf.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
+        }
+        if !complete && serde_json::from_str::<serde_json::Value>(line).is_err() {
+            eprintln!(
+                "warning: {}:{}: the last line is cut off (the run was killed while writing it); reading the lines before it",
+                path.display(),
+                i + 1
+            );
+            break;
         }
         let bad = |e: serde_json::Error| {
             crate::Error::Usage(format!(
@@ -201,7 +226,7 @@ pub fn read_results(path: &Path) -> Result<ResultsFile, crate::Error> {
                 i + 1
             ))
         };
-        let tag: Tag = serde_json::from_str(&line).map_err(bad)?;
+        let tag: Tag = serde_json::from_str(line).map_err(bad)?;
         if tag.schema != RESULTS_SCHEMA {
             return Err(crate::Error::Usage(format!(
                 "{}:{}: results schema {} is not supported (this evalgit reads schema {RESULTS_SCHEMA}); re-run with this version",
@@ -211,11 +236,9 @@ pub fn read_results(path: &Path) -> Result<ResultsFile, crate::Error> {
             )));
         }
         match tag.record.as_str() {
-            "run" => out.run = Some(serde_json::from_str(&line).map_err(bad)?),
-            "scenario" => out
-                .scenarios
-                .push(serde_json::from_str(&line).map_err(bad)?),
-            "summary" => out.summary = Some(serde_json::from_str(&line).map_err(bad)?),
+            "run" => out.run = Some(serde_json::from_str(line).map_err(bad)?),
+            "scenario" => out.scenarios.push(serde_json::from_str(line).map_err(bad)?),
+            "summary" => out.summary = Some(serde_json::from_str(line).map_err(bad)?),
             other => {
                 return Err(crate::Error::Usage(format!(
                     "{}:{}: unknown record `{other}`",

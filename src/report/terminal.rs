@@ -238,7 +238,7 @@ pub fn summary_table(suites: &[SuiteStats], total: &SuiteStats, spent_usd: f64) 
         }
     }
     let judges = if total.eval_cost_usd > 0.0 {
-        format!("judges: ${:.6} of it; ", total.eval_cost_usd)
+        format!("of which ${:.6} on judges; ", total.eval_cost_usd)
     } else {
         String::new()
     };
