@@ -1851,7 +1851,7 @@ fn junit_is_valid_xml_for_hostile_output() {
         roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML ({e}):\n{xml}"));
     let cases: Vec<_> = doc
         .descendants()
-        .filter(|n| n.has_tag_name("testcase"))
+        .filter(|n| n.has_tag_name("testcase") && n.attribute("classname") != Some("evalgit"))
         .collect();
     assert_eq!(cases.len(), 3);
     let case = |id: &str| {
@@ -2863,12 +2863,23 @@ fn pull_request_with_a_regression_and_a_cost_increase_end_to_end() {
     ]);
     out.expect_code(1);
 
-    // JUnit parses and reports every scenario as a failure (not an error).
+    // JUnit parses and reports every scenario as a failure (not an error), and the failed
+    // gate (regression, cost increase) as one more failing testcase.
     let xml = p.read("junit.xml");
     let doc = roxmltree::Document::parse(&xml).expect("JUnit parses");
+    let gate = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase") && n.attribute("classname") == Some("evalgit"))
+        .expect("the gate testcase");
+    let gate_text = gate
+        .children()
+        .find(|f| f.has_tag_name("failure"))
+        .and_then(|f| f.text())
+        .unwrap_or("");
+    assert!(gate_text.contains("max_cost_increase_pct"), "{gate_text}");
     let cases: Vec<_> = doc
         .descendants()
-        .filter(|n| n.has_tag_name("testcase"))
+        .filter(|n| n.has_tag_name("testcase") && n.attribute("classname") != Some("evalgit"))
         .collect();
     assert_eq!(cases.len(), 10);
     assert!(

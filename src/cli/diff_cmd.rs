@@ -136,7 +136,12 @@ pub fn diff(global: &Global, args: DiffArgs) -> Result<ExitCode, Error> {
         std::fs::write(path, &markdown).map_err(|e| Error::io_path("write", path, e))?;
     }
     if let Some(path) = &args.output.junit {
-        crate::report::write_junit(&executed.outcome.results, executed.started, path)?;
+        crate::report::write_junit(
+            &executed.outcome.results,
+            executed.started,
+            Some(&verdict.gate),
+            path,
+        )?;
     }
     let code = verdict.exit_code();
     super::verdict::report_to_github(&verdict, &executed.outcome.results, diffs_for_summary, code)?;

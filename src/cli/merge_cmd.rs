@@ -121,7 +121,7 @@ pub fn merge(global: &super::workspace::Global, args: MergeArgs) -> Result<ExitC
             &time::format_description::well_known::Rfc3339,
         )
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        crate::report::write_junit(&results, started, junit)?;
+        crate::report::write_junit(&results, started, Some(&verdict.gate), junit)?;
     }
     if let Some(md) = &args.markdown {
         let body = super::verdict::markdown(&verdict, Vec::new(), "evalgit");

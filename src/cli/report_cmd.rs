@@ -67,7 +67,7 @@ pub fn report(global: &Global, args: ReportArgs) -> Result<ExitCode, Error> {
                     .ok()
                 })
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-            crate::report::render_junit(&head_results, started)
+            crate::report::render_junit(&head_results, started, Some(&verdict.gate))
         }
         ReportFormat::Json => {
             serde_json::to_string_pretty(&verdict).map_err(|e| Error::Other(e.to_string()))? + "\n"

@@ -494,10 +494,13 @@ pub fn finish(
             Some(reader) => crate::report::junit::write_junit_reading_back(
                 &outcome.results,
                 started,
+                Some(&verdict.gate),
                 junit,
                 reader,
             )?,
-            None => crate::report::write_junit(&outcome.results, started, junit)?,
+            None => {
+                crate::report::write_junit(&outcome.results, started, Some(&verdict.gate), junit)?
+            }
         }
         eprintln!("junit: {}", junit.display());
     }

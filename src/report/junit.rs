@@ -16,6 +16,7 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
+use crate::policy::{GateDecision, GateReason};
 use crate::report::sanitize::{escape_xml_attr, escape_xml_text, xml_safe};
 use crate::runner::{OutputSource, SampleResult, ScenarioResult, ScenarioStatus};
 
@@ -26,6 +27,7 @@ use crate::runner::{OutputSource, SampleResult, ScenarioResult, ScenarioStatus};
 pub fn write_junit(
     results: &[ScenarioResult],
     run_started: OffsetDateTime,
+    gate: Option<&GateDecision>,
     path: &Path,
 ) -> Result<(), crate::Error> {
     use std::io::Write as _;
@@ -39,6 +41,7 @@ pub fn write_junit(
     emit_junit(
         results,
         run_started,
+        gate,
         &mut |chunk| file.write_all(chunk.as_bytes()),
         &mut |_| Ok(None),
     )
@@ -51,6 +54,7 @@ pub fn write_junit(
 pub fn write_junit_reading_back(
     results: &[ScenarioResult],
     run_started: OffsetDateTime,
+    gate: Option<&GateDecision>,
     path: &Path,
     reader: &mut crate::report::results_file::ScenarioReader,
 ) -> Result<(), crate::Error> {
@@ -66,6 +70,7 @@ pub fn write_junit_reading_back(
     emit_junit(
         results,
         run_started,
+        gate,
         &mut |chunk| file.write_all(chunk.as_bytes()),
         &mut |r| {
             if !r.outputs_released {
@@ -86,11 +91,16 @@ pub fn write_junit_reading_back(
 }
 
 /// The JUnit report as a string: one `<testsuite>` per suite, one `<testcase>` per scenario.
-pub fn render_junit(results: &[ScenarioResult], run_started: OffsetDateTime) -> String {
+pub fn render_junit(
+    results: &[ScenarioResult],
+    run_started: OffsetDateTime,
+    gate: Option<&GateDecision>,
+) -> String {
     let mut xml = String::new();
     let _ = emit_junit(
         results,
         run_started,
+        gate,
         &mut |chunk| {
             xml.push_str(chunk);
             Ok(())
@@ -101,9 +111,15 @@ pub fn render_junit(results: &[ScenarioResult], run_started: OffsetDateTime) -> 
 }
 
 /// Produces the report in pieces (a header, one testcase, a closing tag) passed to `sink`.
+///
+/// A failed gate adds a last suite, `evalgit`, with one failing testcase, `gate`, whose
+/// message is the first reason and whose text lists them all with their policies: a
+/// regression, a cost increase, a budget stop or a missing shard fails no scenario, and a
+/// report of only passing testcases would show such a run as green.
 fn emit_junit(
     results: &[ScenarioResult],
     run_started: OffsetDateTime,
+    gate: Option<&GateDecision>,
     sink: &mut dyn FnMut(&str) -> std::io::Result<()>,
     full: &mut dyn FnMut(&ScenarioResult) -> std::io::Result<Option<ScenarioResult>>,
 ) -> std::io::Result<()> {
@@ -116,7 +132,15 @@ fn emit_junit(
         }
     }
 
-    let all = Counts::of(results.iter());
+    let gate_failures: Vec<&GateReason> = gate
+        .filter(|g| !g.pass)
+        .map(|g| g.failures().collect())
+        .unwrap_or_default();
+    let mut all = Counts::of(results.iter());
+    if !gate_failures.is_empty() {
+        all.tests += 1;
+        all.failures += 1;
+    }
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
@@ -140,6 +164,23 @@ fn emit_junit(
             out.clear();
         }
         out.push_str("  </testsuite>\n");
+    }
+    if let Some(first) = gate_failures.first() {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"evalgit\" id=\"{}\" tests=\"1\" failures=\"1\" errors=\"0\" skipped=\"0\" time=\"0.000\" timestamp=\"{timestamp}\">",
+            suites.len()
+        );
+        let mut body = String::new();
+        for r in &gate_failures {
+            let _ = writeln!(body, "{} ({})", r.message, r.policy);
+        }
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"evalgit\" name=\"gate\" time=\"0.000\">\n      <failure type=\"gate\" message=\"{}\">{}</failure>\n    </testcase>\n  </testsuite>",
+            attr(&one_line(&first.message)),
+            text(&body)
+        );
     }
     out.push_str("</testsuites>\n");
     sink(&out)
@@ -410,7 +451,7 @@ mod tests {
 
     #[test]
     fn report_has_the_fields_report_actions_read() {
-        let xml = render_junit(&fixture(), started());
+        let xml = render_junit(&fixture(), started(), None);
         let doc = roxmltree::Document::parse(&xml).expect("valid XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "testsuites");
@@ -539,7 +580,7 @@ mod tests {
             )],
         );
         r.status = ScenarioStatus::Error;
-        let xml = render_junit(&[r], started());
+        let xml = render_junit(&[r], started(), None);
         let doc = roxmltree::Document::parse(&xml).expect("valid XML");
         let error = doc
             .descendants()
@@ -552,17 +593,65 @@ mod tests {
         );
     }
 
+    /// Regression: a run whose gate failed without a failing scenario (a cost increase, a
+    /// missing shard) gave a JUnit file of passing testcases, green in test reporters.
+    #[test]
+    fn a_failed_gate_is_a_failing_testcase() {
+        use crate::policy::{GateLevel, GateReasonKind};
+        let mut gate = GateDecision::passed();
+        gate.push(GateReason {
+            kind: GateReasonKind::CostIncrease,
+            level: GateLevel::Fail,
+            message: "cost +40.0% over the base".into(),
+            policy: "budget.max_cost_increase_pct = 10".into(),
+        });
+        gate.push(GateReason {
+            kind: GateReasonKind::Interrupted,
+            level: GateLevel::Warn,
+            message: "a warning".into(),
+            policy: "x".into(),
+        });
+        let xml = render_junit(&fixture(), started(), Some(&gate));
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let root = doc.root_element();
+        let cases = fixture().len();
+        assert_eq!(attr_of(root, "tests"), (cases + 1).to_string());
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase") && attr_of(*n, "name") == "gate")
+            .expect("gate testcase");
+        assert_eq!(attr_of(case, "classname"), "evalgit");
+        let failure = case
+            .children()
+            .find(|n| n.has_tag_name("failure"))
+            .expect("failure");
+        assert_eq!(attr_of(failure, "message"), "cost +40.0% over the base");
+        let text = failure.text().unwrap_or("");
+        assert!(
+            text.contains("(budget.max_cost_increase_pct = 10)"),
+            "{text}"
+        );
+        assert!(!text.contains("a warning"), "{text}");
+
+        // A passing gate adds nothing.
+        let passing = GateDecision::passed();
+        assert_eq!(
+            render_junit(&fixture(), started(), Some(&passing)),
+            render_junit(&fixture(), started(), None)
+        );
+    }
+
     #[test]
     fn report_is_deterministic() {
         assert_eq!(
-            render_junit(&fixture(), started()),
-            render_junit(&fixture(), started())
+            render_junit(&fixture(), started(), None),
+            render_junit(&fixture(), started(), None)
         );
     }
 
     #[test]
     fn empty_results_still_parse() {
-        let xml = render_junit(&[], started());
+        let xml = render_junit(&[], started(), None);
         let doc = roxmltree::Document::parse(&xml).expect("valid XML");
         assert_eq!(doc.root_element().attribute("tests"), Some("0"));
     }
@@ -586,7 +675,7 @@ mod tests {
         errored.pass = false;
         let e = scenario("s", "e", vec![errored]);
 
-        let xml = render_junit(&[r, e], started());
+        let xml = render_junit(&[r, e], started(), None);
         let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|err| panic!("{err}\n{xml}"));
         let case = doc
             .descendants()
@@ -624,7 +713,7 @@ mod tests {
     fn write_junit_creates_the_folder() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("reports/junit.xml");
-        write_junit(&fixture(), started(), &path).expect("written");
+        write_junit(&fixture(), started(), None, &path).expect("written");
         let xml = std::fs::read_to_string(&path).expect("read back");
         assert!(roxmltree::Document::parse(&xml).is_ok());
     }
