@@ -2902,3 +2902,124 @@ fn diff_baseline_is_the_accepted_snapshots_not_the_local_cache() {
     assert_eq!(newly_failing, 10, "{}", out.stdout);
     assert_eq!(v["suites"][0]["base"]["pass_rate"], 1.0, "{}", out.stdout);
 }
+
+// ---------------------------------------------------------------------------------------
+// 13. The `exec` provider: a local command as the model.
+// ---------------------------------------------------------------------------------------
+
+/// A project whose provider `bot` runs `command` (a TOML array), with `n` scenarios whose
+/// prompt is `prompt` followed by the scenario's number, each expecting `expect` in the
+/// output.
+fn exec_project(
+    command: &str,
+    provider_extra: &str,
+    prompt: &str,
+    n: usize,
+    expect: &str,
+) -> TestProject {
+    let toml = format!(
+        "[providers.bot]\nkind = \"exec\"\ncommand = {command}\nmax_concurrency = 4\nmax_retries = 0\n{provider_extra}\n"
+    );
+    let mut suite = String::from("provider = \"bot\"\nprompt_file = \"prompts/p.txt\"\n");
+    for i in 0..n {
+        suite.push_str(&format!(
+            "\n[[scenario]]\nid = \"s{i}\"\nvars = {{ i = {i} }}\nassert = [{{ type = \"contains\", value = \"{expect}\" }}]\n"
+        ));
+    }
+    TestProject::new()
+        .file("evalgit.toml", &toml)
+        .file("prompts/p.txt", &format!("{prompt} {{{{ i }}}}"))
+        .file("evals/bot.toml", &suite)
+}
+
+/// Whether the process `pid` is gone (or a zombie) within five seconds.
+fn exits_soon(pid: &str) -> bool {
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let state = std::fs::read_to_string(&stat).unwrap_or_default();
+        if state.is_empty() || state.contains(") Z") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+// Regression: a command that does not read its stdin (`sh -c "echo hi"`, `true`) killed
+// evalgit with SIGPIPE (exit 141) when the prompt was larger than a pipe's buffer; only the
+// header was printed and every result was lost.
+#[test]
+fn an_exec_command_that_ignores_stdin_does_not_kill_evalgit() {
+    let prompt = "lorem ipsum ".repeat(10_000);
+    let p = exec_project(r#"["sh", "-c", "echo hi"]"#, "", &prompt, 20, "hi");
+    let out = p.run(&["run"]);
+    out.expect_code(0);
+    let r = p.results();
+    assert_eq!(r.scenarios.len(), 20);
+    assert!(
+        r.statuses().values().all(|s| s == "passed"),
+        "{:?}",
+        r.statuses()
+    );
+    assert!(r.summary.is_some(), "the run completed");
+}
+
+// Regression: prompts over 128 KiB always failed with "Argument list too long (os error 7)":
+// the whole prompt was also put in EVALGIT_MESSAGES, and Linux caps one environment string.
+#[test]
+fn an_exec_prompt_over_128_kib_reaches_the_command() {
+    let prompt = "x".repeat(200 * 1024);
+    let script = r#"["sh", "-c", "printf 'stdin %s file %s' $(wc -c) $(wc -c < \"$EVALGIT_MESSAGES_FILE\")"]"#;
+    let want = format!("stdin {} file", prompt.len() + 2);
+    let p = exec_project(script, "", &prompt, 1, &want);
+    let out = p.run(&["run"]);
+    out.expect_code(0);
+    assert!(
+        !out.all().contains("Argument list too long"),
+        "{}",
+        out.all()
+    );
+}
+
+// Regression: on Ctrl-C (and on timeout) only the process evalgit spawned was killed: a
+// script's `sleep 37` kept running, re-parented to init.
+#[test]
+fn ctrl_c_kills_everything_an_exec_command_started() {
+    let p = exec_project(
+        r#"["sh", "scripts/bot.sh"]"#,
+        "timeout_secs = 60",
+        "hello",
+        1,
+        "hi",
+    )
+    .file(
+        "scripts/bot.sh",
+        "sh -c 'echo $$ > sleeper.pid; exec sleep 37'\necho hi\n",
+    );
+    let child = p
+        .command(&["run"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let pid = loop {
+        if let Some(pid) = p.read_opt("sleeper.pid").filter(|s| s.ends_with('\n')) {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the script never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(exits_soon(&pid), "sleep {} outlived evalgit", pid.trim());
+}
