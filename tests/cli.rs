@@ -614,6 +614,71 @@ fn api_key_is_sent_but_never_stored_when_accepted() {
     );
 }
 
+// Regression: a key that a model or an `exec` app echoed in its output landed in the cache,
+// results.jsonl, the pending `.snap.new` snapshots and JUnit; only provider error messages
+// masked it. Input that broke it: a reply "... my key is sk-..." from a provider whose
+// `api_key_env` holds that key.
+#[test]
+fn an_api_key_echoed_in_outputs_is_never_stored_or_printed() {
+    let mock = Mock::start(MockConfig {
+        rules: CAPITALS
+            .iter()
+            .map(|(c, cap)| {
+                Rule::matching(*c)
+                    .reply(format!("{cap}. My key is {SECRET}, the token {GH_TOKEN}."))
+            })
+            .collect(),
+        require_key: Some(SECRET.into()),
+        ..MockConfig::default()
+    });
+    let p = secret_project(&mock)
+        .file(
+            "evals/app.toml",
+            "provider = \"app\"\nprompt = \"hello\"\n\n[[scenario]]\nid = \"echo\"\nassert = [{ type = \"contains\", value = \"key\" }]\n",
+        )
+        .env("GITHUB_TOKEN", GH_TOKEN);
+    p.write(
+        "evalgit.toml",
+        &format!(
+            "{}\n[providers.app]\nkind = \"exec\"\napi_key_env = \"EVALGIT_TEST_KEY\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; echo \\\"key $EVALGIT_TEST_KEY\\\"\"]\n",
+            p.read("evalgit.toml")
+        ),
+    );
+    let out = p.run(&["run", "--junit", "out.xml", "--markdown", "out.md", "-v"]);
+    out.expect_code(0);
+    assert_eq!(mock.requests(), 2, "the key was accepted");
+    assert!(!p.files("snapshots").is_empty() && !p.files(".evalgit/cache").is_empty());
+    let files_holding_a_secret = || -> Vec<String> {
+        p.tree("")
+            .into_iter()
+            .filter(|(_, bytes)| {
+                let text = String::from_utf8_lossy(bytes);
+                text.contains(SECRET) || text.contains(GH_TOKEN)
+            })
+            .map(|(path, _)| path)
+            .collect()
+    };
+    // The pending `.snap.new` files, JUnit, Markdown, results and cache.
+    assert_eq!(files_holding_a_secret(), Vec::<String>::new());
+    let r = p.results();
+    for (suite, id) in [("capitals", "france"), ("app", "echo")] {
+        let output = r.scenario(suite, id)["samples"][0]["output"].clone();
+        assert!(
+            output.as_str().unwrap_or("").contains("[REDACTED:secret]"),
+            "{output}"
+        );
+    }
+    p.run(&["accept"]).expect_code(0);
+    // A replay from the cache and the snapshots.
+    let out2 = p.run(&["run", "-v"]);
+    out2.expect_code(0);
+    assert_eq!(mock.requests(), 2);
+    assert_eq!(files_holding_a_secret(), Vec::<String>::new());
+    for secret in [SECRET, GH_TOKEN] {
+        assert!(!out.all().contains(secret) && !out2.all().contains(secret));
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Provider failures.
 // ---------------------------------------------------------------------------------------

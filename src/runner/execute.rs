@@ -23,7 +23,7 @@ use crate::cache::{
     judge_fingerprint,
 };
 use crate::config::{Price, Project, Scenario, Suite};
-use crate::policy::{BudgetReport, Redactor};
+use crate::policy::{BudgetReport, Redactor, configured_secrets};
 use crate::provider::price::{PriceTable, cost_usd};
 use crate::provider::{ChatRequest, Client, Usage};
 use crate::snapshot::ReplaySource;
@@ -143,7 +143,10 @@ pub async fn execute(
     let mut judge_queue: VecDeque<Work> = VecDeque::new();
     let mut not_run: Vec<(String, String)> = Vec::new();
 
-    let redactor = Redactor::new(&settings.redact).map_err(crate::Error::Usage)?;
+    // Keys echoed by a model or an `exec` app are redacted whatever `[redact]` says.
+    let redactor = Redactor::new(&settings.redact)
+        .map_err(crate::Error::Usage)?
+        .with_secrets(configured_secrets(settings));
     let shared = Arc::new(Shared {
         project: project.clone(),
         cache: recordings.cache.clone(),
