@@ -679,6 +679,63 @@ fn an_api_key_echoed_in_outputs_is_never_stored_or_printed() {
     }
 }
 
+// A judge's malformed reply is quoted in the check's error, and a valid one's reason is
+// kept: a judge that echoes its key must leave it in neither. Input that broke it: an
+// `exec` judge answering "no verdict; key sk-...".
+#[test]
+fn a_judge_that_echoes_its_key_leaves_it_nowhere() {
+    let config = r#"judge = "judge"
+
+[providers.sut]
+kind = "exec"
+command = ["sh", "-c", "cat >/dev/null; echo hello"]
+
+[providers.judge]
+kind = "exec"
+api_key_env = "EVALGIT_TEST_KEY"
+command = ["sh", "judge.sh"]
+max_retries = 0
+"#;
+    let judge = r#"if grep -q VALID; then
+  echo "{\"pass\": true, \"score\": 1, \"reason\": \"key $EVALGIT_TEST_KEY\"}"
+else
+  echo "no verdict; key $EVALGIT_TEST_KEY"
+fi
+"#;
+    let suite = r#"provider = "sut"
+prompt = "Say hello"
+
+[[scenario]]
+id = "valid"
+assert = [{ type = "llm-rubric", value = "VALID: says hello" }]
+
+[[scenario]]
+id = "malformed"
+assert = [{ type = "llm-rubric", value = "OTHER: says hello" }]
+"#;
+    let p = TestProject::new()
+        .file("evalgit.toml", config)
+        .file("judge.sh", judge)
+        .file("evals/greet.toml", suite)
+        .env("EVALGIT_TEST_KEY", SECRET);
+    let out = p.run(&["run", "--junit", "out.xml"]);
+    out.expect_code(3);
+    let r = p.results();
+    let check = |id: &str| r.scenario("greet", id)["samples"][0]["checks"][0].clone();
+    let reason = check("valid")["reason"].as_str().unwrap_or("").to_string();
+    assert!(reason.ends_with(": key [REDACTED:secret]"), "{reason}");
+    let error = check("malformed")["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        error.contains("no verdict; key [REDACTED:secret]"),
+        "{error}"
+    );
+    assert!(!out.all().contains(SECRET), "{}", out.all());
+    assert_eq!(files_with_secret(&p), Vec::<String>::new());
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Provider failures.
 // ---------------------------------------------------------------------------------------

@@ -766,13 +766,17 @@ async fn judge_one(
     output: &str,
     job: &Job,
 ) -> (CheckResult, Usage, f64) {
-    let failed = |reason: String| CheckResult {
-        kind: spec.type_name(),
-        pass: false,
-        score: 0.0,
-        weight: spec.weight,
-        reason: reason.clone(),
-        error: Some(reason),
+    // A judge's error or malformed reply may quote what it was sent or what it answered.
+    let failed = |reason: String| {
+        let reason = shared.redactor.apply(&reason).into_owned();
+        CheckResult {
+            kind: spec.type_name(),
+            pass: false,
+            score: 0.0,
+            weight: spec.weight,
+            reason: reason.clone(),
+            error: Some(reason),
+        }
     };
     let judge_name = spec
         .provider
@@ -883,7 +887,9 @@ async fn judge_one(
         };
         usage += reply.usage;
         cost += call_cost;
-        match assert::parse_judge_reply(&reply.text) {
+        // Redacted before parsing: a parse error quotes an excerpt of the reply, which could
+        // cut a secret in half.
+        match assert::parse_judge_reply(&shared.redactor.apply(&reply.text)) {
             Ok(mut verdict) => {
                 verdict.reason = shared.redactor.apply(&verdict.reason).into_owned();
                 if let Some(cache) = &shared.cache {
