@@ -1871,6 +1871,77 @@ fn budget_cap_is_never_exceeded_at_the_mock() {
     );
 }
 
+// Regression: a priced provider that reports no token usage (an `http` provider with
+// `response_path` and no usage paths, an `exec` command printing plain text) was charged $0
+// a call, so `max_run_usd = 0.002` never bound: all 40 calls were made and $0 was reported.
+#[test]
+fn budget_cap_binds_when_the_provider_reports_no_usage() {
+    let mock = Mock::with_rules(vec![]);
+    // At $0.1 per million tokens, a call is reserved (and, without usage, charged) at most
+    // (21 prompt bytes + 24 + 1024 output tokens) * $0.1 / 1e6 = $0.0001069: 18 fit in $0.002.
+    let max_per_call = (21.0 + 24.0 + 1024.0) * 0.1 / 1e6;
+    let cap = 0.002;
+    let providers = [
+        format!(
+            "kind = \"http\"\nbase_url = \"{}/http\"\nresponse_path = \"answer\"",
+            mock.url()
+        ),
+        "kind = \"exec\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; echo call >> calls.log; echo hi\"]"
+            .to_string(),
+    ];
+    for provider in providers {
+        mock.reset();
+        let toml = format!(
+            "[providers.app]\n{provider}\nmodel = \"app-model\"\nmax_concurrency = 4\nmax_retries = 0\n\n[prices.\"app-model\"]\ninput = 0.1\noutput = 0.1\n\n[budget]\nmax_run_usd = {cap}\n"
+        );
+        let mut suite =
+            String::from("provider = \"app\"\nprompt = \"Capital of {{ country }}?\"\n");
+        for i in 0..40 {
+            suite.push_str(&format!(
+                "\n[[scenario]]\nid = \"s{i}\"\nvars = {{ country = \"Country{i}\" }}\n"
+            ));
+        }
+        let p = TestProject::new()
+            .file("evalgit.toml", &toml)
+            .file("evals/app.toml", &suite);
+        let out = p.run(&["run"]);
+        out.expect_code(1);
+        let calls =
+            mock.requests() + p.read_opt("calls.log").unwrap_or_default().lines().count() as u64;
+        assert!(
+            (1..=18).contains(&calls),
+            "{calls} calls for {provider}\n{}",
+            out.all()
+        );
+        let r = p.results();
+        let summary = r.summary.as_ref().expect("summary");
+        let spent = summary["spent_usd"].as_f64().expect("spent");
+        assert!(
+            spent > 0.0 && spent <= cap + 1e-12 && spent <= calls as f64 * max_per_call + 1e-12,
+            "spent {spent} for {calls} calls"
+        );
+        let not_run = summary["budget"]["not_run"].as_array().map_or(0, Vec::len);
+        assert_eq!(not_run as u64 + calls, 40, "{summary}");
+        let called: Vec<&Value> = r
+            .scenarios
+            .iter()
+            .flat_map(|s| s["samples"].as_array().into_iter().flatten())
+            .filter(|s| s["source"] == "called")
+            .collect();
+        assert_eq!(called.len() as u64, calls);
+        assert!(
+            called.iter().all(|s| s["spent_estimated"] == true),
+            "{called:?}"
+        );
+        assert!(
+            out.stderr
+                .contains("provider `app` reported no token usage"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. JUnit for hostile output.
 // ---------------------------------------------------------------------------------------
