@@ -614,6 +614,128 @@ fn api_key_is_sent_but_never_stored_when_accepted() {
     );
 }
 
+// Regression: a key that a model or an `exec` app echoed in its output landed in the cache,
+// results.jsonl, the pending `.snap.new` snapshots and JUnit; only provider error messages
+// masked it. Input that broke it: a reply "... my key is sk-..." from a provider whose
+// `api_key_env` holds that key.
+#[test]
+fn an_api_key_echoed_in_outputs_is_never_stored_or_printed() {
+    let mock = Mock::start(MockConfig {
+        rules: CAPITALS
+            .iter()
+            .map(|(c, cap)| {
+                Rule::matching(*c)
+                    .reply(format!("{cap}. My key is {SECRET}, the token {GH_TOKEN}."))
+            })
+            .collect(),
+        require_key: Some(SECRET.into()),
+        ..MockConfig::default()
+    });
+    let p = secret_project(&mock)
+        .file(
+            "evals/app.toml",
+            "provider = \"app\"\nprompt = \"hello\"\n\n[[scenario]]\nid = \"echo\"\nassert = [{ type = \"contains\", value = \"key\" }]\n",
+        )
+        .env("GITHUB_TOKEN", GH_TOKEN);
+    p.write(
+        "evalgit.toml",
+        &format!(
+            "{}\n[providers.app]\nkind = \"exec\"\napi_key_env = \"EVALGIT_TEST_KEY\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; echo \\\"key $EVALGIT_TEST_KEY\\\"\"]\n",
+            p.read("evalgit.toml")
+        ),
+    );
+    let out = p.run(&["run", "--junit", "out.xml", "--markdown", "out.md", "-v"]);
+    out.expect_code(0);
+    assert_eq!(mock.requests(), 2, "the key was accepted");
+    assert!(!p.files("snapshots").is_empty() && !p.files(".evalgit/cache").is_empty());
+    let files_holding_a_secret = || -> Vec<String> {
+        p.tree("")
+            .into_iter()
+            .filter(|(_, bytes)| {
+                let text = String::from_utf8_lossy(bytes);
+                text.contains(SECRET) || text.contains(GH_TOKEN)
+            })
+            .map(|(path, _)| path)
+            .collect()
+    };
+    // The pending `.snap.new` files, JUnit, Markdown, results and cache.
+    assert_eq!(files_holding_a_secret(), Vec::<String>::new());
+    let r = p.results();
+    for (suite, id) in [("capitals", "france"), ("app", "echo")] {
+        let output = r.scenario(suite, id)["samples"][0]["output"].clone();
+        assert!(
+            output.as_str().unwrap_or("").contains("[REDACTED:secret]"),
+            "{output}"
+        );
+    }
+    p.run(&["accept"]).expect_code(0);
+    // A replay from the cache and the snapshots.
+    let out2 = p.run(&["run", "-v"]);
+    out2.expect_code(0);
+    assert_eq!(mock.requests(), 2);
+    assert_eq!(files_holding_a_secret(), Vec::<String>::new());
+    for secret in [SECRET, GH_TOKEN] {
+        assert!(!out.all().contains(secret) && !out2.all().contains(secret));
+    }
+}
+
+// A judge's malformed reply is quoted in the check's error, and a valid one's reason is
+// kept: a judge that echoes its key must leave it in neither. Input that broke it: an
+// `exec` judge answering "no verdict; key sk-...".
+#[test]
+fn a_judge_that_echoes_its_key_leaves_it_nowhere() {
+    let config = r#"judge = "judge"
+
+[providers.sut]
+kind = "exec"
+command = ["sh", "-c", "cat >/dev/null; echo hello"]
+
+[providers.judge]
+kind = "exec"
+api_key_env = "EVALGIT_TEST_KEY"
+command = ["sh", "judge.sh"]
+max_retries = 0
+"#;
+    let judge = r#"if grep -q VALID; then
+  echo "{\"pass\": true, \"score\": 1, \"reason\": \"key $EVALGIT_TEST_KEY\"}"
+else
+  echo "no verdict; key $EVALGIT_TEST_KEY"
+fi
+"#;
+    let suite = r#"provider = "sut"
+prompt = "Say hello"
+
+[[scenario]]
+id = "valid"
+assert = [{ type = "llm-rubric", value = "VALID: says hello" }]
+
+[[scenario]]
+id = "malformed"
+assert = [{ type = "llm-rubric", value = "OTHER: says hello" }]
+"#;
+    let p = TestProject::new()
+        .file("evalgit.toml", config)
+        .file("judge.sh", judge)
+        .file("evals/greet.toml", suite)
+        .env("EVALGIT_TEST_KEY", SECRET);
+    let out = p.run(&["run", "--junit", "out.xml"]);
+    out.expect_code(3);
+    let r = p.results();
+    let check = |id: &str| r.scenario("greet", id)["samples"][0]["checks"][0].clone();
+    let reason = check("valid")["reason"].as_str().unwrap_or("").to_string();
+    assert!(reason.ends_with(": key [REDACTED:secret]"), "{reason}");
+    let error = check("malformed")["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        error.contains("no verdict; key [REDACTED:secret]"),
+        "{error}"
+    );
+    assert!(!out.all().contains(SECRET), "{}", out.all());
+    assert_eq!(files_with_secret(&p), Vec::<String>::new());
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. Provider failures.
 // ---------------------------------------------------------------------------------------
@@ -1776,6 +1898,77 @@ fn budget_cap_is_never_exceeded_at_the_mock() {
         "{}",
         out.stderr
     );
+}
+
+// Regression: a priced provider that reports no token usage (an `http` provider with
+// `response_path` and no usage paths, an `exec` command printing plain text) was charged $0
+// a call, so `max_run_usd = 0.002` never bound: all 40 calls were made and $0 was reported.
+#[test]
+fn budget_cap_binds_when_the_provider_reports_no_usage() {
+    let mock = Mock::with_rules(vec![]);
+    // At $0.1 per million tokens, a call is reserved (and, without usage, charged) at most
+    // (21 prompt bytes + 24 + 1024 output tokens) * $0.1 / 1e6 = $0.0001069: 18 fit in $0.002.
+    let max_per_call = (21.0 + 24.0 + 1024.0) * 0.1 / 1e6;
+    let cap = 0.002;
+    let providers = [
+        format!(
+            "kind = \"http\"\nbase_url = \"{}/http\"\nresponse_path = \"answer\"",
+            mock.url()
+        ),
+        "kind = \"exec\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; echo call >> calls.log; echo hi\"]"
+            .to_string(),
+    ];
+    for provider in providers {
+        mock.reset();
+        let toml = format!(
+            "[providers.app]\n{provider}\nmodel = \"app-model\"\nmax_concurrency = 4\nmax_retries = 0\n\n[prices.\"app-model\"]\ninput = 0.1\noutput = 0.1\n\n[budget]\nmax_run_usd = {cap}\n"
+        );
+        let mut suite =
+            String::from("provider = \"app\"\nprompt = \"Capital of {{ country }}?\"\n");
+        for i in 0..40 {
+            suite.push_str(&format!(
+                "\n[[scenario]]\nid = \"s{i}\"\nvars = {{ country = \"Country{i}\" }}\n"
+            ));
+        }
+        let p = TestProject::new()
+            .file("evalgit.toml", &toml)
+            .file("evals/app.toml", &suite);
+        let out = p.run(&["run"]);
+        out.expect_code(1);
+        let calls =
+            mock.requests() + p.read_opt("calls.log").unwrap_or_default().lines().count() as u64;
+        assert!(
+            (1..=18).contains(&calls),
+            "{calls} calls for {provider}\n{}",
+            out.all()
+        );
+        let r = p.results();
+        let summary = r.summary.as_ref().expect("summary");
+        let spent = summary["spent_usd"].as_f64().expect("spent");
+        assert!(
+            spent > 0.0 && spent <= cap + 1e-12 && spent <= calls as f64 * max_per_call + 1e-12,
+            "spent {spent} for {calls} calls"
+        );
+        let not_run = summary["budget"]["not_run"].as_array().map_or(0, Vec::len);
+        assert_eq!(not_run as u64 + calls, 40, "{summary}");
+        let called: Vec<&Value> = r
+            .scenarios
+            .iter()
+            .flat_map(|s| s["samples"].as_array().into_iter().flatten())
+            .filter(|s| s["source"] == "called")
+            .collect();
+        assert_eq!(called.len() as u64, calls);
+        assert!(
+            called.iter().all(|s| s["spent_estimated"] == true),
+            "{called:?}"
+        );
+        assert!(
+            out.stderr
+                .contains("provider `app` reported no token usage"),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -3092,4 +3285,125 @@ fn scenarios_with_the_same_request_replay_their_own_accepted_snapshots() {
         assert!(!out.stderr.contains("differ"), "{}", out.stderr);
     }
     assert_eq!((accepted("a"), accepted("b")), (a, b));
+}
+
+// ---------------------------------------------------------------------------------------
+// 13. The `exec` provider: a local command as the model.
+// ---------------------------------------------------------------------------------------
+
+/// A project whose provider `bot` runs `command` (a TOML array), with `n` scenarios whose
+/// prompt is `prompt` followed by the scenario's number, each expecting `expect` in the
+/// output.
+fn exec_project(
+    command: &str,
+    provider_extra: &str,
+    prompt: &str,
+    n: usize,
+    expect: &str,
+) -> TestProject {
+    let toml = format!(
+        "[providers.bot]\nkind = \"exec\"\ncommand = {command}\nmax_concurrency = 4\nmax_retries = 0\n{provider_extra}\n"
+    );
+    let mut suite = String::from("provider = \"bot\"\nprompt_file = \"prompts/p.txt\"\n");
+    for i in 0..n {
+        suite.push_str(&format!(
+            "\n[[scenario]]\nid = \"s{i}\"\nvars = {{ i = {i} }}\nassert = [{{ type = \"contains\", value = \"{expect}\" }}]\n"
+        ));
+    }
+    TestProject::new()
+        .file("evalgit.toml", &toml)
+        .file("prompts/p.txt", &format!("{prompt} {{{{ i }}}}"))
+        .file("evals/bot.toml", &suite)
+}
+
+/// Whether the process `pid` is gone (or a zombie) within five seconds.
+fn exits_soon(pid: &str) -> bool {
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let state = std::fs::read_to_string(&stat).unwrap_or_default();
+        if state.is_empty() || state.contains(") Z") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+// Regression: a command that does not read its stdin (`sh -c "echo hi"`, `true`) killed
+// evalgit with SIGPIPE (exit 141) when the prompt was larger than a pipe's buffer; only the
+// header was printed and every result was lost.
+#[test]
+fn an_exec_command_that_ignores_stdin_does_not_kill_evalgit() {
+    let prompt = "lorem ipsum ".repeat(10_000);
+    let p = exec_project(r#"["sh", "-c", "echo hi"]"#, "", &prompt, 20, "hi");
+    let out = p.run(&["run"]);
+    out.expect_code(0);
+    let r = p.results();
+    assert_eq!(r.scenarios.len(), 20);
+    assert!(
+        r.statuses().values().all(|s| s == "passed"),
+        "{:?}",
+        r.statuses()
+    );
+    assert!(r.summary.is_some(), "the run completed");
+}
+
+// Regression: prompts over 128 KiB always failed with "Argument list too long (os error 7)":
+// the whole prompt was also put in EVALGIT_MESSAGES, and Linux caps one environment string.
+#[test]
+fn an_exec_prompt_over_128_kib_reaches_the_command() {
+    let prompt = "x".repeat(200 * 1024);
+    let script = r#"["sh", "-c", "printf 'stdin %s file %s' $(wc -c) $(wc -c < \"$EVALGIT_MESSAGES_FILE\")"]"#;
+    let want = format!("stdin {} file", prompt.len() + 2);
+    let p = exec_project(script, "", &prompt, 1, &want);
+    let out = p.run(&["run"]);
+    out.expect_code(0);
+    assert!(
+        !out.all().contains("Argument list too long"),
+        "{}",
+        out.all()
+    );
+}
+
+// Regression: on Ctrl-C (and on timeout) only the process evalgit spawned was killed: a
+// script's `sleep 37` kept running, re-parented to init.
+#[test]
+fn ctrl_c_kills_everything_an_exec_command_started() {
+    let p = exec_project(
+        r#"["sh", "scripts/bot.sh"]"#,
+        "timeout_secs = 60",
+        "hello",
+        1,
+        "hi",
+    )
+    .file(
+        "scripts/bot.sh",
+        "sh -c 'echo $$ > sleeper.pid; exec sleep 37'\necho hi\n",
+    );
+    let child = p
+        .command(&["run"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let pid = loop {
+        if let Some(pid) = p.read_opt("sleeper.pid").filter(|s| s.ends_with('\n')) {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the script never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(exits_soon(&pid), "sleep {} outlived evalgit", pid.trim());
 }

@@ -88,6 +88,7 @@ mod tests {
             usage: Usage::default(),
             cost_usd: 0.0,
             spent_usd: 0.0,
+            spent_estimated: false,
             latency_ms: 0,
             checks: Vec::new(),
             score,

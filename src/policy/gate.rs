@@ -813,6 +813,7 @@ mod tests {
                 },
                 cost_usd: cost,
                 spent_usd: cost,
+                spent_estimated: false,
                 latency_ms: 5,
                 checks: vec![check],
                 score: if pass { 1.0 } else { 0.0 },

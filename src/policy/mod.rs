@@ -7,7 +7,7 @@ pub mod stats;
 mod verdict;
 
 pub use gate::{SuiteGateConfig, decide};
-pub use redact::Redactor;
+pub use redact::{Redactor, SECRET_MARK, SECRET_MIN_CHARS, configured_secrets};
 
 pub use verdict::{
     BudgetReport, ChangeKind, ChangeStatus, GateDecision, GateLevel, GateReason, GateReasonKind,

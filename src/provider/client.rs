@@ -627,18 +627,44 @@ mod tests {
         let e = err(&c, &ask("x")).await;
         assert!(e.message.contains("did not answer within"), "{}", e.message);
         let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap_or_default();
-        let stat = format!("/proc/{}/stat", pid.trim());
         // Killed on drop; gone, or a zombie until tokio reaps it.
-        let mut gone = false;
+        assert!(exits_soon(&pid).await, "the command outlived its timeout");
+    }
+
+    /// Whether `/proc/PID` is gone or a zombie within two seconds.
+    async fn exits_soon(pid: &str) -> bool {
+        let stat = format!("/proc/{}/stat", pid.trim());
         for _ in 0..100 {
             let state = std::fs::read_to_string(&stat).unwrap_or_default();
             if state.is_empty() || state.contains(") Z") {
-                gone = true;
-                break;
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert!(gone, "the command outlived its timeout");
+        false
+    }
+
+    // Regression: with `command = ["sh", "scripts/bot.sh"]` running `sleep 37` and a timeout,
+    // the shell was killed and the `sleep` kept running, re-parented to init.
+    #[tokio::test]
+    async fn exec_timeout_kills_what_the_command_started() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        // The inner shell writes its pid and becomes the sleep; the outer one waits for it.
+        std::fs::write(
+            dir.path().join("bot.sh"),
+            "sh -c 'echo $$ > sleeper.pid; exec sleep 37'\necho done\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut config = ProviderConfig::new("bot", ProviderKind::Exec);
+        config.command = vec!["sh".into(), "bot.sh".into()];
+        config.timeout_secs = 0.5;
+        config.max_retries = 0;
+        let c = Client::new(&config, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let e = err(&c, &ask("x")).await;
+        assert!(e.message.contains("did not answer within"), "{}", e.message);
+        let pid = std::fs::read_to_string(dir.path().join("sleeper.pid")).unwrap_or_default();
+        assert!(!pid.trim().is_empty(), "the script never started its sleep");
+        assert!(exits_soon(&pid).await, "sleep {pid} outlived the timeout");
     }
 
     #[tokio::test]

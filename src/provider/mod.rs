@@ -12,6 +12,8 @@ mod exec;
 mod http;
 mod openai;
 pub mod price;
+#[cfg(unix)]
+mod process_group;
 mod rate;
 mod wire;
 

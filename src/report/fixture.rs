@@ -44,6 +44,7 @@ pub(crate) fn sample(
         } else {
             0.0
         },
+        spent_estimated: false,
         latency_ms: 250,
         checks,
         score,

@@ -4,7 +4,8 @@
 //! counted as a token (no tokenizer produces more tokens than bytes, plus a per-message
 //! overhead) and the full `max_tokens` of output. A call whose reservation could cross a cap
 //! is not issued. After the call the reservation is replaced by the real cost, so the sum of
-//! real costs never exceeds the cap. A call that does not fit only because other calls'
+//! real costs never exceeds the cap; a call whose provider reported no token usage keeps its
+//! whole reservation as its cost ([`Charge`]), as its real cost is unknown. A call that does not fit only because other calls'
 //! reservations are outstanding waits for them to settle (their real cost is usually far
 //! below the bound); a call that cannot fit even then is not run.
 
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::config::{Message, Price};
+use crate::provider::{Usage, cost_usd};
 
 /// Output tokens assumed when a provider sets no `max_tokens`.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 1024;
@@ -31,6 +33,35 @@ pub fn cost_upper_bound(messages: &[Message], max_tokens: Option<u32>, price: Pr
         .map(u64::from)
         .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS) as f64;
     (input * price.input + output * price.output) / 1_000_000.0
+}
+
+/// What a finished call counts against the budget.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Charge {
+    pub usd: f64,
+    /// The provider reported no token usage, so `usd` is the call's upper bound, not its
+    /// price: the real cost is unknown, and a cap must hold all the same.
+    pub estimated: bool,
+}
+
+impl Charge {
+    /// The price of `usage`; when the provider reported none (an `http` provider without
+    /// usage paths, an `exec` command printing plain text, a server that omits `usage`),
+    /// `upper_bound`, the amount reserved for the call. Every call sends at least one token,
+    /// so zero tokens in and out means that the provider did not say.
+    pub fn of(usage: Usage, price: Price, upper_bound: f64) -> Charge {
+        if usage.total() == 0 {
+            Charge {
+                usd: upper_bound,
+                estimated: true,
+            }
+        } else {
+            Charge {
+                usd: cost_usd(usage, price),
+                estimated: false,
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -269,6 +300,58 @@ mod tests {
         b.settle(r, 0.1);
         assert!(matches!(b.reserve("a", 0.01), Err(Refusal::Suite { .. })));
         assert!(b.reserve("b", 5.0).is_ok());
+    }
+
+    // Regression: a provider that reports no usage (an `http` provider without usage paths,
+    // an `exec` command printing plain text) was charged $0 a call, so a cap never bound.
+    #[test]
+    fn a_call_without_reported_usage_is_charged_its_upper_bound() {
+        let p = Price {
+            input: 1.0,
+            output: 2.0,
+        };
+        let cases = [
+            (
+                0,
+                0,
+                Charge {
+                    usd: 0.5,
+                    estimated: true,
+                },
+            ),
+            (
+                1_000_000,
+                0,
+                Charge {
+                    usd: 1.0,
+                    estimated: false,
+                },
+            ),
+            (
+                0,
+                1_000_000,
+                Charge {
+                    usd: 2.0,
+                    estimated: false,
+                },
+            ),
+        ];
+        for (input_tokens, output_tokens, want) in cases {
+            let usage = Usage {
+                input_tokens,
+                output_tokens,
+            };
+            assert_eq!(Charge::of(usage, p, 0.5), want, "{usage:?}");
+        }
+        // Charged at its bound, a call leaves room for exactly as many calls as the cap holds.
+        let b = Budget::new(Some(1.0), HashMap::new());
+        let mut calls = 0;
+        while let Ok(r) = b.reserve("s", 0.3) {
+            b.settle(r, Charge::of(Usage::default(), p, 0.3).usd);
+            calls += 1;
+        }
+        assert_eq!(calls, 3);
+        assert!((b.spent() - 0.9).abs() < 1e-12);
     }
 
     #[test]

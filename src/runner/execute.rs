@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::budget::{Budget, cost_upper_bound};
+use super::budget::{Budget, Charge, cost_upper_bound};
 use super::job::Job;
 use super::observer::{Observer, RunInfo};
 use super::{CheckResult, OutputSource, SampleResult, ScenarioResult, ScenarioStatus};
@@ -22,8 +22,8 @@ use crate::cache::{
     CacheLookup, CachedJudgment, CachedResponse, Fingerprint, ProviderFingerprint, ResponseCache,
     judge_fingerprint,
 };
-use crate::config::{Price, Project, Scenario, Suite};
-use crate::policy::{BudgetReport, Redactor};
+use crate::config::{Price, Project, ProviderKind, Scenario, Suite};
+use crate::policy::{BudgetReport, Redactor, configured_secrets};
 use crate::provider::price::{PriceTable, cost_usd};
 use crate::provider::{ChatRequest, Client, Usage};
 use crate::snapshot::ReplaySource;
@@ -82,6 +82,8 @@ struct Shared {
     redactor: Redactor,
     cancelled: AtomicBool,
     warnings: Mutex<Vec<String>>,
+    /// Providers already warned about for reporting no token usage.
+    usage_unreported: Mutex<HashSet<String>>,
 }
 
 enum Work {
@@ -97,6 +99,9 @@ struct Recorded {
     model: String,
     usage: Usage,
     cost_usd: Option<f64>,
+    /// A call made now whose provider reported no usage: what it was charged (its upper
+    /// bound), which this run counts as spent instead of `cost_usd`.
+    estimated_spend: Option<f64>,
     latency_ms: u64,
     source: OutputSource,
 }
@@ -146,7 +151,10 @@ pub async fn execute(
     let mut judge_queue: VecDeque<Work> = VecDeque::new();
     let mut not_run: Vec<(String, String)> = Vec::new();
 
-    let redactor = Redactor::new(&settings.redact).map_err(crate::Error::Usage)?;
+    // Keys echoed by a model or an `exec` app are redacted whatever `[redact]` says.
+    let redactor = Redactor::new(&settings.redact)
+        .map_err(crate::Error::Usage)?
+        .with_secrets(configured_secrets(settings));
     let shared = Arc::new(Shared {
         project: project.clone(),
         cache: recordings.cache.clone(),
@@ -158,6 +166,7 @@ pub async fn execute(
         redactor,
         cancelled: AtomicBool::new(false),
         warnings: Mutex::new(Vec::new()),
+        usage_unreported: Mutex::new(HashSet::new()),
     });
 
     // A cap is only enforceable with a price for every provider that will be called.
@@ -384,6 +393,7 @@ fn lookup_recording(
         model: sample.model.unwrap_or_default(),
         usage: sample.usage,
         cost_usd: sample.cost_usd,
+        estimated_spend: None,
         latency_ms: 0,
         source: OutputSource::Snapshot,
     };
@@ -402,6 +412,7 @@ fn lookup_recording(
                     model: entry.model,
                     usage: entry.usage,
                     cost_usd: entry.cost_usd,
+                    estimated_spend: None,
                     latency_ms: entry.latency_ms,
                     source: OutputSource::Cache,
                 });
@@ -431,6 +442,7 @@ fn skipped_sample(job: &Job, why: String) -> SampleResult {
         usage: Usage::default(),
         cost_usd: 0.0,
         spent_usd: 0.0,
+        spent_estimated: false,
         latency_ms: 0,
         checks: Vec::new(),
         score: 0.0,
@@ -484,10 +496,11 @@ fn score_recorded(
         usage: rec.usage,
         cost_usd: cost,
         spent_usd: if rec.source == OutputSource::Called {
-            cost
+            rec.estimated_spend.unwrap_or(cost)
         } else {
             0.0
         },
+        spent_estimated: rec.source == OutputSource::Called && rec.estimated_spend.is_some(),
         latency_ms: rec.latency_ms,
         checks,
         score,
@@ -641,15 +654,9 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         .providers
         .get(&suite.provider)
         .and_then(|p| p.params.max_tokens);
-    let reservation = match (shared.budget.has_caps(), price) {
-        (true, Some(price)) => match shared
-            .budget
-            .reserve_waiting(
-                &suite.name,
-                cost_upper_bound(&job.messages, max_tokens, price),
-            )
-            .await
-        {
+    let upper_bound = price.map(|p| cost_upper_bound(&job.messages, max_tokens, p));
+    let reservation = match (shared.budget.has_caps(), upper_bound) {
+        (true, Some(bound)) => match shared.budget.reserve_waiting(&suite.name, bound).await {
             Ok(r) => Some(r),
             Err(refusal) => {
                 let sample = skipped_sample(&job, refusal.to_string());
@@ -663,18 +670,25 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         vars: scenario.vars.to_map(),
     };
     let result = client.complete(&request).await;
-    let (completion, actual) = match result {
-        Ok(c) => {
-            let cost = price.map(|p| cost_usd(c.usage, p));
-            (Ok(c), cost)
-        }
-        Err(e) => (Err(e), None),
+    let charge = match (&result, price, upper_bound) {
+        (Ok(c), Some(p), Some(bound)) => Some(Charge::of(c.usage, p, bound)),
+        _ => None,
     };
+    let spent = charge.map_or(0.0, |c| c.usd);
     match reservation {
-        Some(r) => shared.budget.settle(r, actual.unwrap_or(0.0)),
-        None => shared.budget.record(&suite.name, actual.unwrap_or(0.0)),
+        Some(r) => shared.budget.settle(r, spent),
+        None => shared.budget.record(&suite.name, spent),
     }
-    let mut completion = match completion {
+    let estimated_spend = charge.filter(|c| c.estimated).map(|c| c.usd);
+    if estimated_spend.is_some() {
+        warn_usage_unreported(shared, &job.provider);
+    }
+    // What the output cost, as before: 0 at a known price when no usage was reported.
+    let actual = match &result {
+        Ok(c) => price.map(|p| cost_usd(c.usage, p)),
+        Err(_) => None,
+    };
+    let mut completion = match result {
         Ok(c) => c,
         Err(e) => {
             return (
@@ -717,10 +731,43 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         model: completion.model,
         usage: completion.usage,
         cost_usd: actual,
+        estimated_spend,
         latency_ms,
         source: OutputSource::Called,
     };
     (key, judge_and_score(shared, &job, rec).await, None)
+}
+
+/// Says once per provider that its calls are counted at their upper bound, and how to get
+/// real costs.
+fn warn_usage_unreported(shared: &Shared, provider: &str) {
+    let first = shared
+        .usage_unreported
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(provider.to_string());
+    if !first {
+        return;
+    }
+    let kind = shared
+        .project
+        .settings
+        .providers
+        .get(provider)
+        .map(|p| p.kind);
+    let how = match kind {
+        Some(ProviderKind::Http) => "set usage_input_path and usage_output_path",
+        Some(ProviderKind::Exec) => {
+            "print {\"output\": ..., \"usage\": {\"input_tokens\": n, \"output_tokens\": m}}"
+        }
+        _ => "make the server return token usage",
+    };
+    warn(
+        shared,
+        format!(
+            "provider `{provider}` reported no token usage: each of its calls counts at its upper bound (prompt bytes as tokens plus max_tokens of output) toward the spending and the budget (`spent_estimated` in the results); {how} for real costs"
+        ),
+    );
 }
 
 fn warn(shared: &Shared, message: String) {
@@ -743,40 +790,60 @@ async fn judge_and_score(shared: &Shared, job: &Job, rec: Recorded) -> SampleRes
     let project = shared.project.clone();
     let (suite, scenario) = scenario_of(&project, job);
     let mut judged = Vec::new();
-    let mut eval_usage = Usage::default();
-    let mut eval_cost = 0.0;
+    let mut eval = JudgeSpend::default();
     for (i, spec) in scenario.asserts.iter().enumerate() {
         if !spec.kind.is_model_graded() {
             continue;
         }
-        let (check, usage, cost) = judge_one(shared, suite, spec, &rec.output, job).await;
-        eval_usage += usage;
-        eval_cost += cost;
+        let (check, spend) = judge_one(shared, suite, spec, &rec.output, job).await;
+        eval.add(spend);
         judged.push((i, check));
     }
     let mut sample = score_recorded(job, scenario, rec, judged);
-    sample.eval_usage = eval_usage;
-    sample.eval_cost_usd = eval_cost;
-    sample.spent_usd += eval_cost;
+    sample.eval_usage = eval.usage;
+    sample.eval_cost_usd = eval.usd;
+    sample.spent_usd += eval.usd;
+    sample.spent_estimated |= eval.estimated;
     sample
 }
 
+/// What judging a sample spent now (a cached judgment spends nothing).
+#[derive(Debug, Clone, Copy, Default)]
+struct JudgeSpend {
+    usage: Usage,
+    usd: f64,
+    /// A judge reported no usage: `usd` counts that call at its upper bound ([`Charge`]).
+    estimated: bool,
+}
+
+impl JudgeSpend {
+    fn add(&mut self, other: JudgeSpend) {
+        self.usage += other.usage;
+        self.usd += other.usd;
+        self.estimated |= other.estimated;
+    }
+}
+
 /// One model-graded check: the cached judgment, or a judge call retried on malformed replies.
-/// Returns the check and the evaluation tokens and cost spent now.
+/// Returns the check and what the judge calls spent now.
 async fn judge_one(
     shared: &Shared,
     suite: &Suite,
     spec: &AssertionSpec,
     output: &str,
     job: &Job,
-) -> (CheckResult, Usage, f64) {
-    let failed = |reason: String| CheckResult {
-        kind: spec.type_name(),
-        pass: false,
-        score: 0.0,
-        weight: spec.weight,
-        reason: reason.clone(),
-        error: Some(reason),
+) -> (CheckResult, JudgeSpend) {
+    // A judge's error or malformed reply may quote what it was sent or what it answered.
+    let failed = |reason: String| {
+        let reason = shared.redactor.apply(&reason).into_owned();
+        CheckResult {
+            kind: spec.type_name(),
+            pass: false,
+            score: 0.0,
+            weight: spec.weight,
+            reason: reason.clone(),
+            error: Some(reason),
+        }
     };
     let judge_name = spec
         .provider
@@ -788,8 +855,7 @@ async fn judge_one(
             failed(
                 "no judge provider: set `judge = \"PROVIDER\"` in evalgit.toml or the suite".into(),
             ),
-            Usage::default(),
-            0.0,
+            JudgeSpend::default(),
         );
     };
     let Some(judge_fp) = shared.providers.get(&judge_name) else {
@@ -797,8 +863,7 @@ async fn judge_one(
             failed(format!(
                 "judge provider `{judge_name}` is not defined in evalgit.toml"
             )),
-            Usage::default(),
-            0.0,
+            JudgeSpend::default(),
         );
     };
     let fp: Fingerprint = judge_fingerprint(judge_fp, spec, output, &job.messages);
@@ -810,7 +875,7 @@ async fn judge_one(
                     score: j.score,
                     reason: j.reason.clone(),
                 };
-                return (assert::judged_check(spec, &verdict), Usage::default(), 0.0);
+                return (assert::judged_check(spec, &verdict), JudgeSpend::default());
             }
             CacheLookup::Corrupt(why) => warn(
                 shared,
@@ -822,8 +887,7 @@ async fn judge_one(
     if shared.cancelled.load(Ordering::SeqCst) {
         return (
             failed("interrupted before the judge was called".into()),
-            Usage::default(),
-            0.0,
+            JudgeSpend::default(),
         );
     }
     let client = match client_for(shared, &judge_name) {
@@ -831,8 +895,7 @@ async fn judge_one(
         Err(e) => {
             return (
                 failed(format!("judge `{judge_name}`: {e}")),
-                Usage::default(),
-                0.0,
+                JudgeSpend::default(),
             );
         }
     };
@@ -844,25 +907,21 @@ async fn judge_one(
         .get(&judge_name)
         .and_then(|p| p.params.max_tokens);
     let messages = assert::judge_messages(spec, output, &job.messages);
-    let mut usage = Usage::default();
-    let mut cost = 0.0;
+    let mut spend = JudgeSpend::default();
     let mut last_problem = String::new();
     for _attempt in 0..=shared.judge_retries {
-        let reservation = match (shared.budget.has_caps(), price) {
-            (true, Some(p)) => match shared
-                .budget
-                .reserve(&suite.name, cost_upper_bound(&messages, max_tokens, p))
-            {
+        let upper_bound = price.map(|p| cost_upper_bound(&messages, max_tokens, p));
+        let reservation = match (shared.budget.has_caps(), upper_bound) {
+            (true, Some(bound)) => match shared.budget.reserve(&suite.name, bound) {
                 Ok(r) => Some(r),
-                Err(refusal) => return (failed(format!("judge {refusal}")), usage, cost),
+                Err(refusal) => return (failed(format!("judge {refusal}")), spend),
             },
             (true, None) => {
                 return (
                     failed(format!(
                         "judge `{judge_name}` has no price and a budget cap is set"
                     )),
-                    usage,
-                    cost,
+                    spend,
                 );
             }
             _ => None,
@@ -873,21 +932,31 @@ async fn judge_one(
                 vars: Default::default(),
             })
             .await;
-        let call_cost = match (&reply, price) {
-            (Ok(c), Some(p)) => cost_usd(c.usage, p),
-            _ => 0.0,
+        let charge = match (&reply, price, upper_bound) {
+            (Ok(c), Some(p), Some(bound)) => Some(Charge::of(c.usage, p, bound)),
+            _ => None,
         };
+        let call_cost = charge.map_or(0.0, |c| c.usd);
         match reservation {
             Some(r) => shared.budget.settle(r, call_cost),
             None => shared.budget.record(&suite.name, call_cost),
         }
         let reply = match reply {
             Ok(c) => c,
-            Err(e) => return (failed(format!("judge `{judge_name}`: {e}")), usage, cost),
+            Err(e) => return (failed(format!("judge `{judge_name}`: {e}")), spend),
         };
-        usage += reply.usage;
-        cost += call_cost;
-        match assert::parse_judge_reply(&reply.text) {
+        let estimated = charge.is_some_and(|c| c.estimated);
+        if estimated {
+            warn_usage_unreported(shared, &judge_name);
+        }
+        spend.add(JudgeSpend {
+            usage: reply.usage,
+            usd: call_cost,
+            estimated,
+        });
+        // Redacted before parsing: a parse error quotes an excerpt of the reply, which could
+        // cut a secret in half.
+        match assert::parse_judge_reply(&shared.redactor.apply(&reply.text)) {
             Ok(mut verdict) => {
                 verdict.reason = shared.redactor.apply(&verdict.reason).into_owned();
                 if let Some(cache) = &shared.cache {
@@ -896,14 +965,16 @@ async fn judge_one(
                         score: verdict.score,
                         reason: verdict.reason.clone(),
                         usage: reply.usage,
-                        cost_usd: price.map(|_| call_cost),
+                        // What the judgment cost, as for responses: 0 at a known price
+                        // when no usage was reported.
+                        cost_usd: price.map(|p| cost_usd(reply.usage, p)),
                         model: reply.model.clone(),
                     };
                     if let Err(e) = cache.put_judgment(&fp, &entry) {
                         warn(shared, format!("could not cache a judgment: {e}"));
                     }
                 }
-                return (assert::judged_check(spec, &verdict), usage, cost);
+                return (assert::judged_check(spec, &verdict), spend);
             }
             Err(problem) => last_problem = problem,
         }
@@ -913,7 +984,6 @@ async fn judge_one(
             "judge `{judge_name}` gave no valid verdict after {} attempts: {last_problem}",
             shared.judge_retries + 1
         )),
-        usage,
-        cost,
+        spend,
     )
 }

@@ -53,8 +53,14 @@ pub struct SampleResult {
     pub usage: Usage,
     /// What this output cost when it was produced (also for replays).
     pub cost_usd: f64,
-    /// What this run spent on it: equal to `cost_usd` when called, 0 when replayed.
+    /// What this run spent on it: equal to `cost_usd` when called, 0 when replayed, plus
+    /// what judging it cost now. See `spent_estimated`.
     pub spent_usd: f64,
+    /// A priced provider (or judge) reported no token usage for a call made for this sample,
+    /// so that call is counted in `spent_usd` (and against the budget) at its upper bound: its
+    /// real cost is unknown, and `cost_usd` does not include it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spent_estimated: bool,
     pub latency_ms: u64,
     pub checks: Vec<CheckResult>,
     /// Weighted mean of check scores, 0..=1 (1 when there are no checks).

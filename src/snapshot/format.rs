@@ -804,6 +804,7 @@ pub(crate) mod tests {
             },
             cost_usd: 0.000002449,
             spent_usd: 0.000002449,
+            spent_estimated: false,
             latency_ms: 120,
             checks: vec![
                 CheckResult {
