@@ -2982,6 +2982,16 @@ fn redaction_keeps_personal_data_out_of_every_file() {
 // says how many were not run.
 #[test]
 fn ctrl_c_keeps_finished_results_and_fails_the_gate() {
+    interrupted_by("-INT");
+}
+
+/// A cancelled CI job sends SIGTERM: the same orderly stop as Ctrl-C.
+#[test]
+fn sigterm_keeps_finished_results_and_fails_the_gate() {
+    interrupted_by("-TERM");
+}
+
+fn interrupted_by(signal: &str) {
     let mock = Mock::with_rules(vec![
         Rule::matching("France").reply("Paris"),
         Rule::matching("").reply("slow").delay_ms(30_000),
@@ -3012,7 +3022,7 @@ fn ctrl_c_keeps_finished_results_and_fails_the_gate() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());

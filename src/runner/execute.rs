@@ -304,9 +304,24 @@ pub async fn execute(
     }
     drop(tx);
 
-    // 3. Gather samples as they finish; stop issuing calls on Ctrl-C.
+    // 3. Gather samples as they finish; stop issuing calls on Ctrl-C or SIGTERM (a CI job
+    // cancelled), so the results so far and the summary are written and the processes
+    // `exec` commands started are killed with their calls.
     let mut interrupted = false;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
+        let interrupt = async {
+            match terminate.as_mut() {
+                Some(term) => tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                },
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some((key, sample, refused)) => {
@@ -316,7 +331,7 @@ pub async fn execute(
                 }
                 None => break,
             },
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = interrupt, if !interrupted => {
                 interrupted = true;
                 shared.cancelled.store(true, Ordering::SeqCst);
                 // Calls in flight are abandoned: their answers would come too late to matter.
