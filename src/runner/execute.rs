@@ -207,7 +207,7 @@ pub async fn execute(
                     skipped_samples += 1;
                     ready.push((key, skipped_sample(&job, why)));
                 } else {
-                    if shared.budget.has_caps()
+                    if shared.budget.applies_to(&suite.name)
                         && shared
                             .prices
                             .get(&suite.provider)
@@ -634,7 +634,7 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         .providers
         .get(&suite.provider)
         .and_then(|p| p.params.max_tokens);
-    let reservation = match (shared.budget.has_caps(), price) {
+    let reservation = match (shared.budget.applies_to(&suite.name), price) {
         (true, Some(price)) => match shared
             .budget
             .reserve_waiting(
@@ -841,7 +841,7 @@ async fn judge_one(
     let mut cost = 0.0;
     let mut last_problem = String::new();
     for _attempt in 0..=shared.judge_retries {
-        let reservation = match (shared.budget.has_caps(), price) {
+        let reservation = match (shared.budget.applies_to(&suite.name), price) {
             (true, Some(p)) => match shared
                 .budget
                 .reserve(&suite.name, cost_upper_bound(&messages, max_tokens, p))
