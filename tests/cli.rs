@@ -339,6 +339,121 @@ fn bad_configs() -> Vec<BadConfig> {
         key_path: "scenario[0].vars.assert",
     });
 
+    // Regression: validate said ok, then `run` failed with "cannot render the prompt" at the
+    // scenario's first line; the problem only shows with the scenario's values.
+    let t = VALID_SUITE
+        .replace("Capital of {{ country }}?", "[{{ country.name }}]")
+        .replace("country = \"France\"", "country = \"str\"");
+    cases.push(BadConfig {
+        name: "template error that only shows when rendered",
+        at: pos(&t, "vars =", 0, "vars"),
+        settings: VALID_SETTINGS.into(),
+        suite: t,
+        file: "evals/a.toml",
+        message: "cannot render the prompt for scenario `france`: undefined value",
+        key_path: "scenario[0].vars",
+    });
+
+    // Regression: these two were provider errors of every call at run time (exit 3).
+    let s = "[providers.mock]\nkind = \"http\"\nbase_url = \"http://127.0.0.1:9/http\"\nresponse_path = \"output\"\nbody = { q = \"{{ prompt }}\", n = \"{{ undefinedvar }}\" }\n".to_string();
+    cases.push(BadConfig {
+        name: "http body template with an undefined variable",
+        at: pos(&s, "body =", 0, "\"{{ undefinedvar"),
+        settings: s,
+        suite: VALID_SUITE.into(),
+        file: "evalgit.toml",
+        message: "the body template of provider `mock` cannot be rendered for scenario `france` of suite `a`: undefined value",
+        key_path: "providers.mock.body.n",
+    });
+    let s = format!("{VALID_SETTINGS}headers = {{ \"Bad Header\" = \"x\" }}\n");
+    cases.push(BadConfig {
+        name: "invalid header name",
+        at: pos(&s, "headers", 0, "\"Bad"),
+        settings: s,
+        suite: VALID_SUITE.into(),
+        file: "evalgit.toml",
+        message: "`Bad Header` is not a valid HTTP header name",
+        key_path: "providers.mock.headers.\"Bad Header\"",
+    });
+
+    // Regression: `run` exited 2 naming no file; with an unpriced judge every judged
+    // scenario became an error.
+    let s = format!("{VALID_SETTINGS}\n[budget]\nmax_run_usd = 1\n");
+    cases.push(BadConfig {
+        name: "budget cap with an unpriced model",
+        at: pos(&s, "max_run_usd", 0, "1"),
+        settings: s,
+        suite: VALID_SUITE.into(),
+        file: "evalgit.toml",
+        message: "`budget.max_run_usd` is set, but provider `mock` (model `mock-model`) has no price",
+        key_path: "budget.max_run_usd",
+    });
+
+    // Regression: on a line shortened with `…` the header gave the column in the excerpt
+    // (5:42), not in the file.
+    let t = format!(
+        "provider = \"mock\"\nprompt = \"Capital of {{{{ country }}}}?\"\n\n[[scenario]]\nid = \"france\"\nvars = {{ country = \"France\" }}\nassert=[{{type=\"contains\",value=\"{}\"}},{{type=\"bogus\"}}]\n",
+        "a".repeat(100)
+    );
+    cases.push(BadConfig {
+        name: "column on a line shown as an excerpt",
+        at: pos(&t, "bogus", 0, "\"bogus\""),
+        settings: VALID_SETTINGS.into(),
+        suite: t,
+        file: "evals/a.toml",
+        message: "unknown assertion type `bogus`",
+        key_path: "scenario[0].assert[1].type",
+    });
+
+    let t = VALID_SUITE.replace(
+        "prompt = \"Capital of {{ country }}?\"\n",
+        "prompt = \"Capital of {{ country }}?\"\nrepeat = 1001\n",
+    );
+    cases.push(BadConfig {
+        name: "suite repeat over the maximum",
+        at: pos(&t, "repeat", 0, "1001"),
+        settings: VALID_SETTINGS.into(),
+        suite: t,
+        file: "evals/a.toml",
+        message: "`repeat` must be at most 1000 samples per scenario, found 1001",
+        key_path: "repeat",
+    });
+
+    let s = format!(
+        "{VALID_SETTINGS}\n[providers.mock.extra]\nmessages = [{{ role = \"user\", content = \"hi\" }}]\n"
+    );
+    cases.push(BadConfig {
+        name: "extra overrides the messages",
+        at: pos(&s, "messages =", 0, "messages"),
+        settings: s,
+        suite: VALID_SUITE.into(),
+        file: "evalgit.toml",
+        message: "`extra` may not set `messages`",
+        key_path: "providers.mock.extra.messages",
+    });
+
+    let t = VALID_SUITE.replace("value = \"paris\" }", "value = \"paris\", weight = 0 }");
+    cases.push(BadConfig {
+        name: "every assertion weighs zero",
+        at: pos(&t, "assert =", 0, "assert"),
+        settings: VALID_SETTINGS.into(),
+        suite: t,
+        file: "evals/a.toml",
+        message: "every assertion of scenario `france` has `weight = 0`",
+        key_path: "scenario[0].assert",
+    });
+
+    let s = format!("{VALID_SETTINGS}max_tokens = 99999999999999999999\n");
+    cases.push(BadConfig {
+        name: "integer too large",
+        at: pos(&s, "max_tokens", 0, "9999"),
+        settings: s,
+        suite: VALID_SUITE.into(),
+        file: "evalgit.toml",
+        message: "`max_tokens` must be an integer from 1 to 4294967295, found 99999999999999999999",
+        key_path: "providers.mock.max_tokens",
+    });
+
     cases
 }
 
@@ -517,6 +632,191 @@ assert = [{ type = "regex", value = "(unclosed" }]
         );
     }
     insta::assert_snapshot!("validate_every_problem_at_once", out.stderr);
+}
+
+// Regression: `repeat = 1001` was only reported once every other error was fixed, and then
+// without a line.
+#[test]
+fn suite_repeat_over_the_maximum_is_reported_with_the_other_errors() {
+    let suite = VALID_SUITE
+        .replace(
+            "prompt = \"Capital of {{ country }}?\"\n",
+            "prompt = \"Capital of {{ country }}?\"\nrepeat = 1001\n",
+        )
+        .replace("assert =", "asert =");
+    let p = TestProject::new()
+        .file("evalgit.toml", VALID_SETTINGS)
+        .file("evals/a.toml", &suite);
+    let out = p.run(&["validate"]);
+    out.expect_code(2);
+    for needle in [
+        "evals/a.toml:3:10 (repeat)",
+        "evals/a.toml:8:1 (scenario[0].asert)",
+        "2 errors",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "no `{needle}` in\n{}",
+            out.stderr
+        );
+    }
+}
+
+// Regression: "suite file is not valid UTF-8 text" named the file but no line or column.
+#[test]
+fn a_suite_that_is_not_utf8_is_located_at_its_first_invalid_byte() {
+    let p = TestProject::new()
+        .file("evalgit.toml", VALID_SETTINGS)
+        .file("evals/a.toml", VALID_SUITE);
+    std::fs::write(
+        p.path().join("evals/b.toml"),
+        b"provider = \"mock\"\nprompt = \"caf\xe9 {{ country }}\"\n",
+    )
+    .expect("write");
+    let out = p.run(&["validate"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("error: suite file is not valid UTF-8 text\n")
+            && out.stderr.contains("--> evals/b.toml:2:14\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+// Regression: `evals/sub/*.toml` and `evals/*.TOML` were skipped without a word.
+#[test]
+fn validate_names_suite_files_it_does_not_read() {
+    let p = TestProject::new()
+        .file("evalgit.toml", VALID_SETTINGS)
+        .file("evals/a.toml", VALID_SUITE)
+        .file("evals/sub/b.toml", VALID_SUITE)
+        .file("evals/C.TOML", VALID_SUITE);
+    let out = p.run(&["validate"]);
+    out.expect_code(0);
+    for needle in [
+        "warning: `evals/C.TOML` is not read: suites must be `evals/*.toml`",
+        "warning: `evals/sub/b.toml` is not read: suites must be `evals/*.toml`",
+        "ok: 1 provider, 1 suite, 1 scenario",
+    ] {
+        assert!(
+            out.stdout.contains(needle),
+            "no `{needle}` in\n{}",
+            out.stdout
+        );
+    }
+}
+
+// Regression: a JSONL scenarios file saved with a byte order mark was "invalid JSON:
+// expected value" at 1:1, while TOML and CSV files with one load.
+#[test]
+fn jsonl_with_a_byte_order_mark_validates() {
+    let p = TestProject::new()
+        .file("evalgit.toml", VALID_SETTINGS)
+        .file(
+            "evals/a.toml",
+            "provider = \"mock\"\nprompt = \"Capital of {{ country }}?\"\nscenarios_file = \"data/a.jsonl\"\n[defaults]\nassert = [{ type = \"icontains\", value = \"paris\" }]\n",
+        )
+        .file(
+            "data/a.jsonl",
+            "\u{feff}{\"id\": \"france\", \"vars\": {\"country\": \"France\"}}\n{\"id\": \"again\", \"vars\": {\"country\": \"France\"}}\n",
+        );
+    let out = p.run(&["validate"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains("ok: 1 provider, 1 suite, 2 scenarios"),
+        "{}",
+        out.all()
+    );
+}
+
+/// What `validate` now rejects, `run` refuses before any call (exit 2, not a provider error
+/// of every call).
+#[test]
+fn templates_that_cannot_render_stop_the_run_before_any_call() {
+    let mock = Mock::with_rules(capital_rules());
+    let suite = capitals_suite("Capital of {{ country.name }}?", &CAPITALS[..2]);
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file("evals/a.toml", &suite);
+    let out = p.run(&["run"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains(
+            "error: cannot render the prompt for scenario `france` and 1 more: undefined value"
+        ) && out
+            .stderr
+            .contains("--> evals/a.toml:6:1 (scenario[0].vars)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(mock.requests(), 0);
+
+    let http = format!(
+        "[providers.mock]\nkind = \"http\"\nbase_url = \"{}/http\"\nresponse_path = \"output\"\nbody = {{ prompt = \"{{{{ prompt }}}}\", n = \"{{{{ undefinedvar }}}}\" }}\n",
+        mock.url()
+    );
+    let p = TestProject::new().file("evalgit.toml", &http).file(
+        "evals/a.toml",
+        &capitals_suite("Capital of {{ country }}?", &CAPITALS[..2]),
+    );
+    let out = p.run(&["run"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("--> evalgit.toml:5:39 (providers.mock.body.n)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(mock.requests(), 0);
+}
+
+// Regression: `--max-run-usd nan` (or inf) silently turned the hard cap off, and `-1` was
+// accepted, while the TOML key and EVALGIT_MAX_RUN_USD reject them.
+#[test]
+fn max_run_usd_flag_must_be_a_finite_amount() {
+    let mock = Mock::with_rules(capital_rules());
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file(
+            "evals/a.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..2]),
+        );
+    for value in ["nan", "inf", "-1"] {
+        let out = p.run(&["run", "--max-run-usd", value]);
+        out.expect_code(2);
+        assert!(
+            out.stderr.contains(&format!(
+                "invalid value '{value}' for '--max-run-usd <USD>': expected a number of US dollars, 0 or more"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(mock.requests(), 0);
+}
+
+// Regression: only `.evalgit/cache/` had a .gitignore, so `git add .` after a run added
+// `.evalgit/results.jsonl`.
+#[test]
+fn the_local_dir_is_ignored_by_git_after_a_run() {
+    let mock = Mock::with_rules(capital_rules());
+    let p = TestProject::new()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file(
+            "evals/a.toml",
+            &capitals_suite("Capital of {{ country }}?", &CAPITALS[..2]),
+        )
+        .git_init();
+    p.commit("project");
+    p.run(&["run"]).expect_code(0);
+    assert!(p.exists(".evalgit/results.jsonl"));
+    let status = p.git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(
+        !status.contains(".evalgit"),
+        "git sees local state:\n{status}"
+    );
+    assert!(p.read(".evalgit/.gitignore").lines().any(|l| l == "*"));
 }
 
 // ---------------------------------------------------------------------------------------

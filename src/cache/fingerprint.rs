@@ -519,6 +519,9 @@ mod tests {
         fn list(&self, _: &Path) -> std::io::Result<Vec<PathBuf>> {
             Ok(Vec::new())
         }
+        fn list_dirs(&self, _: &Path) -> std::io::Result<Vec<PathBuf>> {
+            Ok(Vec::new())
+        }
         fn describe(&self) -> String {
             "test files".into()
         }

@@ -5,6 +5,7 @@
 
 mod canonical;
 mod fingerprint;
+pub mod local_dir;
 mod store;
 
 pub use fingerprint::{

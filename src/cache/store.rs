@@ -163,7 +163,7 @@ pub struct ResponseCache {
 impl ResponseCache {
     /// The cache of the project at `root`. Creates nothing until the first `put`.
     pub fn open(root: &Path) -> Result<Self, Error> {
-        Self::at(root.join(".evalgit").join("cache"))
+        Self::at(root.join(super::local_dir::LOCAL_DIR).join("cache"))
     }
 
     /// A cache in an explicit directory (tests, benchmarks).
@@ -279,7 +279,7 @@ impl ResponseCache {
 
     /// Creates the cache directory with its `.gitignore` and `CACHEDIR.TAG`.
     fn init_root(&self) -> Result<(), Error> {
-        fs::create_dir_all(&self.dir)
+        super::local_dir::create_dir_all(&self.dir)
             .map_err(|e| Error::io_path("create the cache directory", &self.dir, e))?;
         let ignore = self.dir.join(".gitignore");
         if !ignore.exists() {

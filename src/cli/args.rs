@@ -118,11 +118,21 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub unreferenced: Option<Unreferenced>,
     /// Hard spending cap for this run in USD [default: from config]
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = usd, allow_negative_numbers = true)]
     pub max_run_usd: Option<f64>,
     /// Print a line for every scenario, not only for failures
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+/// A spending cap: a finite number of US dollars, 0 or more. `nan` and `inf` parse as floats
+/// but would turn the hard cap off without a word, and a negative cap is meaningless; the
+/// same rule as `budget.max_run_usd` and `EVALGIT_MAX_RUN_USD`.
+fn usd(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err("expected a number of US dollars, 0 or more (e.g. 2.50)".to_string()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,7 +181,7 @@ pub struct DiffArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// Hard spending cap in USD [default: from config]
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = usd, allow_negative_numbers = true)]
     pub max_run_usd: Option<f64>,
 }
 
@@ -194,8 +204,8 @@ pub enum CacheAction {
     /// Remove old entries, or those no current scenario uses
     Prune {
         /// Remove entries older than this (e.g. 30d, 12h, 90m)
-        #[arg(long, value_name = "AGE")]
-        older_than: Option<String>,
+        #[arg(long, value_name = "AGE", value_parser = super::cache_cmd::parse_age)]
+        older_than: Option<std::time::Duration>,
         /// Remove entries that no scenario of the working tree uses
         #[arg(long)]
         unused: bool,
@@ -274,4 +284,62 @@ pub struct MergeArgs {
     /// Also write the Markdown report of the merged results here
     #[arg(long, value_name = "PATH")]
     pub markdown: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spending_caps_must_be_finite_and_not_negative() {
+        let cases = [
+            ("2.50", Some(2.5)),
+            ("0", Some(0.0)),
+            (" 1 ", Some(1.0)),
+            ("nan", None),
+            ("NaN", None),
+            ("inf", None),
+            ("-inf", None),
+            ("1e400", None),
+            ("-1", None),
+            ("-0.01", None),
+            ("", None),
+            ("$5", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(usd(text).ok(), want, "{text}");
+        }
+    }
+
+    // Regression: `run --max-run-usd nan` parsed as a float and silently turned the cap off.
+    #[test]
+    fn max_run_usd_flags_reject_what_the_config_rejects() {
+        for args in [
+            &["evalgit", "run", "--max-run-usd", "nan"][..],
+            &["evalgit", "run", "--max-run-usd", "inf"],
+            &["evalgit", "run", "--max-run-usd", "-1"],
+            &["evalgit", "run", "--max-run-usd=-1"],
+            &["evalgit", "diff", "--max-run-usd", "NaN"],
+        ] {
+            let err = Cli::try_parse_from(args).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("expected a number of US dollars, 0 or more")),
+                "{args:?}: {err:?}"
+            );
+        }
+        let ok = Cli::try_parse_from(["evalgit", "run", "--max-run-usd", "0.5"]);
+        assert!(
+            matches!(&ok, Ok(Cli { command: Command::Run(r), .. }) if r.max_run_usd == Some(0.5)),
+            "{ok:?}"
+        );
+    }
+
+    #[test]
+    fn ages_are_checked_when_the_command_line_is_read() {
+        for bad in ["soon", "99999999999999999999d", "999999999999999999w"] {
+            let args = ["evalgit", "cache", "prune", "--older-than", bad];
+            assert!(Cli::try_parse_from(args).is_err(), "{bad}");
+        }
+    }
 }

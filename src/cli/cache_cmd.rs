@@ -31,11 +31,7 @@ pub fn cache(global: &Global, action: CacheAction) -> Result<ExitCode, Error> {
                     "cache prune needs --older-than AGE (e.g. 30d) and/or --unused; `evalgit cache clear` removes everything".into(),
                 ));
             }
-            let age = older_than
-                .as_deref()
-                .map(parse_age)
-                .transpose()
-                .map_err(Error::Usage)?;
+            let age = older_than;
             let keep: Option<HashSet<_>> = if unused {
                 let (project, source) = global.load()?;
                 let jobs = runner::expand_jobs(&project, &source, &JobFilter::default())?;
@@ -69,6 +65,10 @@ pub fn cache(global: &Global, action: CacheAction) -> Result<ExitCode, Error> {
     Ok(ExitCode::Passed)
 }
 
+/// The largest `--older-than`: older than that means every entry, and larger numbers
+/// would overflow the arithmetic on timestamps.
+const MAX_AGE_SECS: u64 = 100 * 366 * 86_400;
+
 /// `30d`, `12h`, `90m`, `45s`, or a bare number of days.
 pub fn parse_age(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -79,19 +79,23 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("invalid age `{text}`: use e.g. 30d, 12h, 90m"))?;
-    let secs = match unit {
-        "" | "d" => n * 86_400,
-        "h" => n * 3_600,
-        "m" => n * 60,
-        "s" => n,
-        "w" => n * 7 * 86_400,
+    let unit_secs: u64 = match unit {
+        "" | "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        "w" => 7 * 86_400,
         _ => {
             return Err(format!(
                 "invalid age `{text}`: the unit must be d, h, m, s or w"
             ));
         }
     };
-    Ok(Duration::from_secs(secs))
+    // Multiplying without a check wrapped a huge age around to a small one.
+    n.checked_mul(unit_secs)
+        .filter(|secs| *secs <= MAX_AGE_SECS)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("invalid age `{text}`: at most 100 years (e.g. 36500d)"))
 }
 
 fn unix_now() -> u64 {
@@ -130,5 +134,8 @@ mod tests {
         assert_eq!(parse_age("7"), Ok(Duration::from_secs(7 * 86_400)));
         assert!(parse_age("soon").is_err());
         assert!(parse_age("3y").is_err());
+        // Regression: `n * 86_400` overflowed (a panic in debug builds, a wrap in release).
+        assert!(parse_age("999999999999999999d").is_err());
+        assert!(parse_age("36500d").is_ok());
     }
 }

@@ -48,6 +48,10 @@ impl<S: Source> Source for RecordingSource<S> {
         self.inner.list(rel_dir)
     }
 
+    fn list_dirs(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.inner.list_dirs(rel_dir)
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }
@@ -89,6 +93,10 @@ impl Source for WithoutSuites {
             files.retain(|f| !self.omit.contains(f));
         }
         Ok(files)
+    }
+
+    fn list_dirs(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.inner.list_dirs(rel_dir)
     }
 
     fn describe(&self) -> String {

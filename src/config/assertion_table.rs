@@ -152,6 +152,7 @@ pub(crate) fn read_assertion(
                 NodeKind::Str(s) => spec.value = Some(serde_json::Value::String(s.to_string())),
                 // A number or boolean means its text: `value = 42` checks for "42".
                 NodeKind::Int(i) => spec.value = Some(serde_json::Value::String(i.to_string())),
+                NodeKind::BigInt(t) => spec.value = Some(serde_json::Value::String(t.clone())),
                 NodeKind::Float(f) => spec.value = Some(serde_json::Value::String(f.to_string())),
                 NodeKind::Bool(b) => spec.value = Some(serde_json::Value::String(b.to_string())),
                 _ => {

@@ -30,8 +30,15 @@ pub struct Diagnostic {
     /// Dotted key path inside the file, e.g. `scenario[2].assert[0].type`.
     pub key_path: String,
     pub message: String,
-    /// The offending source line, without its newline.
+    /// The offending source line, without its newline; a very long line is shown as an
+    /// excerpt around the problem, marked with `…` where it was cut.
     pub source_line: Option<String>,
+    /// Characters of the line cut before the excerpt in `source_line` (0 when it starts at
+    /// the beginning of the line). `column` is always the column in the real line; the caret
+    /// is drawn at `column - excerpt_start` (plus the `…`).
+    pub excerpt_start: usize,
+    /// Context that is not the problem itself, e.g. where the template that failed is.
+    pub note: Option<String>,
     /// What to do about it.
     pub help: Option<String>,
 }
@@ -69,6 +76,8 @@ impl Diagnostic {
             key_path: key_path.into(),
             message: message.into(),
             source_line: Some(source_line),
+            excerpt_start: 0,
+            note: None,
             help: None,
         }
     }
@@ -88,13 +97,31 @@ impl Diagnostic {
             key_path: String::new(),
             message: message.into(),
             source_line: None,
+            excerpt_start: 0,
+            note: None,
             help: None,
         }
+    }
+
+    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    /// The 1-based column of the problem within `source_line`, which differs from `column`
+    /// when the line is shown as an excerpt.
+    pub fn caret_column(&self) -> usize {
+        if self.excerpt_start == 0 {
+            self.column
+        } else {
+            // One more for the `…` that starts the excerpt.
+            self.column.saturating_sub(self.excerpt_start) + 1
+        }
     }
 
     pub fn location(&self) -> String {
@@ -129,10 +156,11 @@ impl fmt::Display for Diagnostic {
         if let Some(src) = &self.source_line {
             writeln!(f, "{pad} |")?;
             writeln!(f, "{num} | {src}")?;
+            let caret = self.caret_column();
             // Wide characters (CJK, emoji) take two columns on a terminal.
             let lead: String = src
                 .chars()
-                .take(self.column.saturating_sub(1))
+                .take(caret.saturating_sub(1))
                 .map(|c| match c {
                     '\t' => "\t".to_string(),
                     c => " ".repeat(unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)),
@@ -140,7 +168,7 @@ impl fmt::Display for Diagnostic {
                 .collect();
             let underlined: usize = src
                 .chars()
-                .skip(self.column.saturating_sub(1))
+                .skip(caret.saturating_sub(1))
                 .take(self.width.max(1))
                 .map(|c| {
                     unicode_width::UnicodeWidthChar::width(c)
@@ -149,6 +177,9 @@ impl fmt::Display for Diagnostic {
                 })
                 .sum();
             writeln!(f, "{pad} | {lead}{}", "^".repeat(underlined.max(1)))?;
+        }
+        if let Some(note) = &self.note {
+            writeln!(f, "{pad} = note: {note}")?;
         }
         if let Some(help) = &self.help {
             writeln!(f, "{pad} = help: {help}")?;

@@ -71,7 +71,10 @@ pub(crate) fn apply_env(
         let s = &mut sf.settings;
         match var.as_str() {
             "EVALGIT_MAX_RUN_USD" => match value.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() && n >= 0.0 => s.budget.max_run_usd = Some(n),
+                Ok(n) if n.is_finite() && n >= 0.0 => {
+                    s.budget.max_run_usd = Some(n);
+                    sf.max_run_usd_origin = Some(Origin::Env(var.clone()));
+                }
                 _ => diags.push(
                     diag(
                         Severity::Error,

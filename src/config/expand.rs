@@ -26,82 +26,28 @@ fn render_value(value: &mut serde_json::Value, vars: &super::Vars) -> Result<boo
     }
 }
 
-/// More samples than this per scenario is a mistake (a typo, an extra zero), not an eval:
-/// it would make millions of calls and hold them in memory.
-pub const MAX_REPEAT: u32 = 1000;
-
-/// Rejects repeat counts above [`MAX_REPEAT`], at the suite and at each scenario.
-pub(crate) fn check_limits(suites: &[Suite], diags: &mut Diagnostics) {
-    for suite in suites {
-        if suite.repeat > MAX_REPEAT {
-            let mut d = Diagnostic::whole_file(
-                Severity::Error,
-                suite.file.clone(),
-                format!(
-                    "repeat = {} is more than the maximum of {MAX_REPEAT} samples per scenario",
-                    suite.repeat
-                ),
-            )
-            .with_help("pass@k needs a handful of samples: use e.g. repeat = 5");
-            d.key_path = "repeat".into();
-            diags.push(d);
-        }
-        for scenario in &suite.scenarios {
-            if let Some(n) = scenario.repeat.filter(|n| *n > MAX_REPEAT) {
-                let mut d = Diagnostic::whole_file(
-                    Severity::Error,
-                    scenario.file.clone(),
-                    format!(
-                        "scenario `{}`: repeat = {n} is more than the maximum of {MAX_REPEAT}",
-                        scenario.id
-                    ),
-                )
-                .with_help("use e.g. repeat = 5");
-                d.line = scenario.line;
-                d.column = 1;
-                d.key_path = "repeat".into();
-                diags.push(d);
-            }
-        }
-    }
-}
-
 /// Checks that are legal TOML but almost certainly mistakes: a `contains` of the empty string
-/// always passes (warning), an empty prompt (warning), and two ids that differ only in case,
+/// always passes (warning), and two ids that differ only in case,
 /// whose snapshot files would overwrite each other on macOS and Windows (error).
 pub(crate) fn check_mistakes(suites: &[Suite], diags: &mut Diagnostics) {
     use crate::assert::AssertKind;
     for suite in suites {
-        let empty_prompt = match &suite.prompt {
-            super::Prompt::Text { template, .. } => template.trim().is_empty(),
-            super::Prompt::Messages(m) => m.iter().all(|m| m.content.trim().is_empty()),
-        };
-        if empty_prompt && !suite.scenarios.is_empty() {
-            let mut d = Diagnostic::whole_file(
-                Severity::Warning,
-                suite.file.clone(),
-                format!("suite `{}` has an empty prompt", suite.name),
-            )
-            .with_help("every scenario sends the model nothing but whitespace; write the prompt");
-            d.key_path = "prompt".into();
-            diags.push(d);
-        }
         let mut seen: std::collections::HashMap<String, &super::Scenario> =
             std::collections::HashMap::new();
         for scenario in &suite.scenarios {
-            if let Some(first) = seen.insert(scenario.id.to_lowercase(), scenario) {
-                if first.id != scenario.id {
-                    let mut d = Diagnostic::whole_file(
-                        Severity::Error,
-                        scenario.file.clone(),
-                        format!("scenario ids `{}` and `{}` differ only in case", first.id, scenario.id),
-                    )
-                    .with_help("their snapshot files would overwrite each other on macOS and Windows: rename one");
-                    d.line = scenario.line;
-                    d.column = 1;
-                    d.key_path = "id".into();
-                    diags.push(d);
-                }
+            if let Some(first) = seen.insert(scenario.id.to_lowercase(), scenario)
+                && first.id != scenario.id
+            {
+                let mut d = Diagnostic::whole_file(
+                    Severity::Error,
+                    scenario.file.clone(),
+                    format!("scenario ids `{}` and `{}` differ only in case", first.id, scenario.id),
+                )
+                .with_help("their snapshot files would overwrite each other on macOS and Windows: rename one");
+                d.line = scenario.line;
+                d.column = 1;
+                d.key_path = "id".into();
+                diags.push(d);
             }
             for (i, spec) in scenario.asserts.iter().enumerate() {
                 let vacuous = match (spec.kind, &spec.value) {
@@ -288,25 +234,6 @@ mod tests {
             2,
             "one vacuous contains per scenario: {diags}"
         );
-    }
-
-    #[test]
-    fn repeat_is_capped() {
-        let mut suites = vec![suite_with(
-            serde_json::json!("x"),
-            AssertKind::Contains,
-            serde_json::json!({}),
-        )];
-        suites[0].repeat = 1_000_000_000;
-        suites[0].scenarios[0].repeat = Some(5000);
-        let mut diags = Diagnostics::default();
-        check_limits(&suites, &mut diags);
-        assert_eq!(diags.errors().count(), 2);
-        suites[0].repeat = MAX_REPEAT;
-        suites[0].scenarios[0].repeat = Some(5);
-        let mut diags = Diagnostics::default();
-        check_limits(&suites, &mut diags);
-        assert!(diags.is_empty());
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::env::apply_env;
+use super::price_check::{Unpriced, unpriced_error, unpriced_providers};
 use super::settings_file::{Origin, SettingsFile, check_kinds, profile_names, read_settings};
-use super::suite_file::{SuiteCtx, read_suite, read_text};
+use super::suite_file::{SuiteCtx, TextError, read_suite, read_text};
 use super::walker::{FileCx, SourceFile, parse_toml};
 use super::{Diagnostic, Diagnostics, Project, Severity, Source};
 
@@ -79,11 +80,11 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
             return Err(diags);
         }
         Err(why) => {
-            diags.push(Diagnostic::whole_file(
-                Severity::Error,
-                settings_path,
-                format!("{SETTINGS_FILE} {why}"),
-            ));
+            let message = match &why {
+                TextError::NotUtf8 { .. } => format!("{SETTINGS_FILE} is not valid UTF-8 text"),
+                TextError::Unreadable(_) => format!("{SETTINGS_FILE} {why}"),
+            };
+            diags.push(why.diagnostic(&settings_path, message));
             return Err(diags);
         }
     };
@@ -121,6 +122,8 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
         declared_providers: &sf.declared_providers,
         settings_ok,
         source,
+        settings_file: &sfile,
+        body_sites: &sf.body_sites,
     };
     let evals_dir = PathBuf::from(&sf.settings.evals_dir);
     let files = match source.list(&evals_dir) {
@@ -134,6 +137,7 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
             Vec::new()
         }
     };
+    warn_unread_suite_files(source, &evals_dir, &files, &mut diags);
     let mut suites = Vec::new();
     let mut found = 0;
     for path in files
@@ -149,11 +153,13 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
                 }
             }
             Ok(None) => {}
-            Err(why) => diags.push(Diagnostic::whole_file(
-                Severity::Error,
-                path.clone(),
-                format!("suite file {why}"),
-            )),
+            Err(why) => {
+                let message = match &why {
+                    TextError::NotUtf8 { .. } => "suite file is not valid UTF-8 text".to_string(),
+                    TextError::Unreadable(_) => format!("suite file {why}"),
+                };
+                diags.push(why.diagnostic(&path, message));
+            }
         }
     }
     if found == 0 {
@@ -169,9 +175,11 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
         );
     }
 
+    if settings_ok {
+        check_run_cap_prices(&sfile, &sf, &suites, &mut diags);
+    }
     let mut suites = suites;
     super::expand::render_assertion_values(&mut suites, &mut diags);
-    super::expand::check_limits(&suites, &mut diags);
     super::expand::check_mistakes(&suites, &mut diags);
     if diags.has_errors() {
         return Err(diags);
@@ -182,6 +190,91 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
         suites,
         warnings: diags,
     })
+}
+
+/// How many files that look like suites but are not read are named one by one.
+const UNREAD_WARNINGS: usize = 10;
+
+/// How deep below the suites directory to look for suite files that are not read.
+const UNREAD_DEPTH: usize = 3;
+
+/// Warns about files that look like suites but are not read: only `<evals_dir>/*.toml` is,
+/// so `evals/sub/x.toml` and `evals/X.TOML` would otherwise be skipped without a word.
+fn warn_unread_suite_files(
+    source: &dyn Source,
+    evals_dir: &Path,
+    files: &[PathBuf],
+    diags: &mut Diagnostics,
+) {
+    let looks_like_suite = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    };
+    let mut unread: Vec<(PathBuf, bool)> = files
+        .iter()
+        .filter(|p| looks_like_suite(p) && p.extension().is_some_and(|e| e != "toml"))
+        .map(|p| (p.clone(), false))
+        .collect();
+    let mut dirs: Vec<(PathBuf, usize)> = source
+        .list_dirs(evals_dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| (d, 1))
+        .collect();
+    while let Some((dir, depth)) = dirs.pop() {
+        if let Ok(files) = source.list(&dir) {
+            unread.extend(
+                files
+                    .into_iter()
+                    .filter(|p| looks_like_suite(p))
+                    .map(|p| (p, true)),
+            );
+        }
+        if depth < UNREAD_DEPTH {
+            dirs.extend(
+                source
+                    .list_dirs(&dir)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|d| (d, depth + 1)),
+            );
+        }
+    }
+    unread.sort();
+    let dir = crate::error::display_rel(evals_dir);
+    for (path, nested) in unread.iter().take(UNREAD_WARNINGS) {
+        let shown = crate::error::display_rel(path);
+        let help = if *nested {
+            format!(
+                "subdirectories of `{dir}/` are not searched: move the suite into `{dir}/`, or rename it if it is not a suite"
+            )
+        } else {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            format!("rename it to `{dir}/{stem}.toml`")
+        };
+        diags.push(
+            Diagnostic::whole_file(
+                Severity::Warning,
+                path.clone(),
+                format!("`{shown}` is not read: suites must be `{dir}/*.toml`"),
+            )
+            .with_help(help),
+        );
+    }
+    if unread.len() > UNREAD_WARNINGS {
+        diags.push(Diagnostic::whole_file(
+            Severity::Warning,
+            evals_dir,
+            format!(
+                "{} more files like the ones above are not read",
+                unread.len() - UNREAD_WARNINGS
+            ),
+        ));
+    }
 }
 
 /// The profile to apply: `--profile`, else `EVALGIT_PROFILE`; an unknown name is an error
@@ -218,6 +311,43 @@ fn select_profile(
     d.key_path = key.to_string();
     diags.push(d);
     None
+}
+
+/// `budget.max_run_usd` needs a price for every provider and judge a suite calls.
+fn check_run_cap_prices(
+    file: &SourceFile,
+    sf: &SettingsFile,
+    suites: &[super::Suite],
+    diags: &mut Diagnostics,
+) {
+    if sf.settings.budget.max_run_usd.is_none() {
+        return;
+    }
+    let mut unpriced: BTreeMap<Unpriced, Vec<&str>> = BTreeMap::new();
+    for suite in suites {
+        for u in unpriced_providers(suite, &sf.settings) {
+            unpriced.entry(u).or_default().push(&suite.name);
+        }
+    }
+    for (u, suites) in unpriced {
+        let (d, cap) = match &sf.max_run_usd_origin {
+            Some(Origin::File(span, path)) => (
+                file.diagnostic(Severity::Error, span, path, String::new()),
+                path.clone(),
+            ),
+            Some(Origin::Env(var)) => {
+                let mut d =
+                    Diagnostic::whole_file(Severity::Error, super::env::ENV_FILE, String::new());
+                d.key_path = var.clone();
+                (d, var.clone())
+            }
+            None => (
+                Diagnostic::whole_file(Severity::Error, file.path.clone(), String::new()),
+                "budget.max_run_usd".to_string(),
+            ),
+        };
+        diags.push(unpriced_error(d, &cap, &u, &suites));
+    }
 }
 
 fn check_judge(file: &SourceFile, sf: &SettingsFile, diags: &mut Diagnostics) {

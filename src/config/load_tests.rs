@@ -96,6 +96,14 @@ fn ok(result: Result<Project, Diagnostics>) -> Project {
     }
 }
 
+/// A suite with `prompt` and one scenario `a` with `vars` (on line 6), for problems that only
+/// show when the prompt is rendered with them.
+fn rendered(prompt: &str, vars: &str) -> String {
+    format!(
+        "provider = \"local\"\nprompt = {prompt:?}\n\n[[scenario]]\nid = \"a\"\nvars = {vars}\nassert = [{{ type = \"contains\", value = \"x\" }}]\n"
+    )
+}
+
 /// A suite whose scenario section is `body`, with one provider and a `{{ country }}` prompt.
 fn suite(body: &str) -> String {
     format!("provider = \"local\"\nprompt = \"Capital of {{{{ country }}}}?\"\n\n{body}")
@@ -450,6 +458,80 @@ fn suite_errors_are_located() {
             "evals/s.toml:4:1",
             "assert",
         ),
+        // Regression: these validated, then `run` failed with "cannot render the prompt"
+        // pointing at the scenario's first line only.
+        (
+            "attribute of a string, only when rendered",
+            rendered("[{{ y.z }}]", "{ y = \"str\" }"),
+            "cannot render the prompt for scenario `a`: undefined value: `y.z` is undefined",
+            "evals/s.toml:6:1",
+            "scenario[0].vars",
+        ),
+        (
+            "index past the end, only when rendered",
+            rendered("{{ x[5] }}", "{ x = [1, 2] }"),
+            "cannot render the prompt for scenario `a`: undefined value",
+            "evals/s.toml:6:1",
+            "scenario[0].vars",
+        ),
+        (
+            "unknown filter, only when rendered",
+            rendered("{{ x | nosuchfilter }}", "{ x = \"a\" }"),
+            "cannot render the prompt for scenario `a`: template error: filter nosuchfilter is unknown",
+            "evals/s.toml:6:1",
+            "scenario[0].vars",
+        ),
+        (
+            "include, located at the id without vars",
+            "provider = \"local\"\nprompt = \"{% include \\\"x\\\" %}\"\n\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n".to_string(),
+            "cannot render the prompt for scenario `a`: template error: tried to include non-existing template",
+            "evals/s.toml:5:6",
+            "scenario[0].id",
+        ),
+        // Regression: checked only once every other error was fixed, and then reported
+        // without a line (the suite) or at the `[[scenario]]` header (a scenario).
+        (
+            "every default assertion weighs zero",
+            suite(
+                "[defaults]\nassert = [{ type = \"contains\", value = \"x\", weight = 0 }]\n[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\n[[scenario]]\nid = \"b\"\nvars = { country = \"Y\" }\n",
+            ),
+            "every assertion of scenario `a` (all from `[defaults] assert`) has `weight = 0`",
+            "evals/s.toml:6:1",
+            "scenario[0]",
+        ),
+        (
+            "suite repeat over the maximum",
+            suite("repeat = 1001\n"),
+            "`repeat` must be at most 1000 samples per scenario, found 1001",
+            "evals/s.toml:4:10",
+            "repeat",
+        ),
+        (
+            "scenario repeat over the maximum",
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nrepeat = 5000\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+            ),
+            "`repeat` must be at most 1000 samples per scenario, found 5000",
+            "evals/s.toml:7:10",
+            "scenario[0].repeat",
+        ),
+        (
+            "repeat beyond any integer",
+            suite("repeat = 99999999999999999999\n"),
+            "`repeat` must be at most 1000 samples per scenario, found 99999999999999999999",
+            "evals/s.toml:4:10",
+            "repeat",
+        ),
+        // Regression: every check informational made the scenario pass with score 1.0.
+        (
+            "every assertion weighs zero",
+            suite(
+                "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\", weight = 0 }, { type = \"icontains\", value = \"y\", weight = 0.0 }]\n",
+            ),
+            "every assertion of scenario `a` has `weight = 0`",
+            "evals/s.toml:7:1",
+            "scenario[0].assert",
+        ),
         (
             "invalid toml",
             "prompt = \"a\nrepeat = 1\n".to_string(),
@@ -601,6 +683,109 @@ fn settings_errors_are_located() {
             "profile `ci` introduces provider `other` without a `kind`",
             "evalgit.toml:4:23",
             "profile.ci.providers.other",
+        ),
+        // Regression: both were provider errors of every call at run time (exit 3).
+        (
+            "invalid header name",
+            "[providers.local]\nkind = \"http\"\nbase_url = \"http://x\"\nresponse_path = \"a\"\nheaders = { \"Bad Header\" = \"x\" }\n",
+            "`Bad Header` is not a valid HTTP header name",
+            "evalgit.toml:5:13",
+            "providers.local.headers.\"Bad Header\"",
+        ),
+        (
+            "invalid header value",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nheaders = { X-Team = \"a\\nb\" }\n",
+            "the value of header `X-Team` is not a valid HTTP header value",
+            "evalgit.toml:4:22",
+            "providers.local.headers.X-Team",
+        ),
+        (
+            "headers on an exec provider",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\nheaders = { X-Team = \"a\" }\n",
+            "`headers` does not apply to an `exec` provider",
+            "evalgit.toml:4:1",
+            "providers.local.headers",
+        ),
+        (
+            "body template with an undefined variable",
+            "[providers.local]\nkind = \"http\"\nbase_url = \"http://x\"\nresponse_path = \"a\"\nbody = { q = \"{{ prompt }}\", n = \"{{ undefinedvar }}\" }\n",
+            "the body template of provider `local` cannot be rendered for scenario `a` of suite `s`: undefined value",
+            "evalgit.toml:5:34",
+            "providers.local.body.n",
+        ),
+        (
+            "body template syntax error",
+            "[providers.local]\nkind = \"http\"\nbase_url = \"http://x\"\nresponse_path = \"a\"\nbody = { q = [\"{{ prompt \"] }\n",
+            "template syntax error",
+            "evalgit.toml:5:15",
+            "providers.local.body.q[0]",
+        ),
+        // Regression: `extra` silently replaced what evalgit sends.
+        (
+            "extra sets the messages",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\n[providers.local.extra]\nlogprobs = true\nmessages = []\n",
+            "`extra` may not set `messages`",
+            "evalgit.toml:6:1",
+            "providers.local.extra.messages",
+        ),
+        (
+            "extra sets the model",
+            "[providers.local]\nkind = \"anthropic\"\nmodel = \"m\"\nextra = { model = \"other\" }\n",
+            "`extra` may not set `model`: evalgit sends `providers.local.model`",
+            "evalgit.toml:4:11",
+            "providers.local.extra.model",
+        ),
+        (
+            "extra sets streaming",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nextra = { stream = true }\n",
+            "`extra` may not set `stream`",
+            "evalgit.toml:4:11",
+            "providers.local.extra.stream",
+        ),
+        (
+            "extra overrides a parameter with its own key",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nmax_tokens = 64\nextra = { max_tokens = 4096 }\n",
+            "`extra` may not set `max_tokens`: it would override `providers.local.max_tokens`",
+            "evalgit.toml:5:11",
+            "providers.local.extra.max_tokens",
+        ),
+        (
+            "extra on an exec provider",
+            "[providers.local]\nkind = \"exec\"\ncommand = \"cat\"\nextra = { n = 1 }\n",
+            "`extra` only applies to `openai` and `anthropic` providers, not `exec`",
+            "evalgit.toml:4:1",
+            "providers.local.extra",
+        ),
+        // Regression: `run` refused to start without saying where the cap was set.
+        (
+            "run cap with an unpriced model",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"my-local-model\"\n[budget]\nmax_run_usd = 1\n",
+            "`budget.max_run_usd` is set, but provider `local` (model `my-local-model`) has no price, so the cap cannot be enforced",
+            "evalgit.toml:5:15",
+            "budget.max_run_usd",
+        ),
+        // Regression: "must be an integer of at least 1, found 9223372036854775807", and
+        // a number beyond i64 was called "a float".
+        (
+            "integer too large",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nmax_tokens = 9223372036854775807\n",
+            "`max_tokens` must be an integer from 1 to 4294967295, found 9223372036854775807",
+            "evalgit.toml:4:14",
+            "providers.local.max_tokens",
+        ),
+        (
+            "integer beyond any integer",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nmax_concurrency = 99999999999999999999\n",
+            "`max_concurrency` must be an integer from 1 to 4294967295, found 99999999999999999999",
+            "evalgit.toml:4:19",
+            "providers.local.max_concurrency",
+        ),
+        (
+            "seed beyond i64",
+            "[providers.local]\nkind = \"openai\"\nmodel = \"m\"\nseed = -99999999999999999999\n",
+            "`seed` must be an integer from -9223372036854775808 to 9223372036854775807, found -99999999999999999999",
+            "evalgit.toml:4:8",
+            "providers.local.seed",
         ),
         (
             "unknown key in a profile",
@@ -1326,4 +1511,212 @@ fn find_root_walks_up_to_the_settings_file() {
     assert!(std::fs::write(dir.path().join(SETTINGS_FILE), SETTINGS).is_ok());
     assert_eq!(find_root(&nested).as_deref(), Some(dir.path()));
     assert_eq!(find_root(dir.path()).as_deref(), Some(dir.path()));
+}
+
+/// A problem that 1,000 generated scenarios share is one error naming the first and the
+/// count; past ten distinct problems in a suite, the rest are one summary line.
+#[test]
+fn render_problems_are_grouped() {
+    let prompt = "provider = \"local\"\nprompt = \"[{{ y.z }}]\"\nscenarios_file = \"data/s.jsonl\"\n[defaults]\nassert = [{ type = \"contains\", value = \"x\" }]\n";
+    let jsonl: String = (0..1000)
+        .map(|i| format!("{{\"id\": \"s{i}\", \"vars\": {{\"y\": \"str\"}}}}\n"))
+        .collect();
+    let result = load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", prompt),
+        ("data/s.jsonl", &jsonl),
+    ]);
+    let diags = diagnostics(&result);
+    let errors: Vec<&Diagnostic> = diags.errors().collect();
+    assert_eq!(errors.len(), 1, "{diags}");
+    let d = errors[0];
+    assert_eq!(
+        (d.location(), d.key_path.as_str()),
+        ("data/s.jsonl:1:14".to_string(), "vars")
+    );
+    assert!(
+        d.message
+            .starts_with("cannot render the prompt for scenario `s0` and 999 more: "),
+        "{d}"
+    );
+    assert_eq!(
+        d.note.as_deref(),
+        Some(
+            "the template is at evals/s.toml:2:10 (prompt); the same problem in `s1`, `s2`, `s3`, …"
+        )
+    );
+
+    // Twelve distinct problems: ten are shown, the other two scenarios are counted.
+    let branches: String = (0..12)
+        .map(|k| format!("{{% if k == {k} %}}{{{{ v{k}.z }}}}{{% endif %}}"))
+        .collect();
+    let mut text = format!("provider = \"local\"\nprompt = {branches:?}\n");
+    for k in 0..12 {
+        // Every scenario defines every variable; only its own `v{k}` has no `.z`.
+        let vars: Vec<String> = (0..12)
+            .map(|j| match j == k {
+                true => format!("v{j} = \"str\""),
+                false => format!("v{j} = {{ z = 1 }}"),
+            })
+            .collect();
+        text.push_str(&format!(
+            "[[scenario]]\nid = \"s{k}\"\nvars = {{ k = {k}, {} }}\nassert = [{{ type = \"contains\", value = \"x\" }}]\n",
+            vars.join(", ")
+        ));
+    }
+    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &text)]);
+    let messages: Vec<String> = diagnostics(&result)
+        .errors()
+        .map(|d| d.message.clone())
+        .collect();
+    assert_eq!(messages.len(), 11, "{messages:#?}");
+    assert_eq!(
+        messages[10],
+        "2 more scenarios of suite `s` cannot be rendered, for other reasons"
+    );
+}
+
+// Regression: a JSONL file saved with a byte order mark was "invalid JSON: expected value"
+// at 1:1, while TOML and CSV files accept it.
+#[test]
+fn jsonl_with_a_byte_order_mark_loads() {
+    let jsonl = "\u{feff}{\"id\": \"a\", \"vars\": {\"country\": \"France\"}}\n{\"vars\": {\"country\": \"Japan\"}}\n";
+    let text = suite(
+        "scenarios_file = \"data/c.jsonl\"\n[defaults]\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+    );
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", &text),
+        ("data/c.jsonl", jsonl),
+    ]));
+    let ids: Vec<(&str, usize)> = project.suites[0]
+        .scenarios
+        .iter()
+        .map(|s| (s.id.as_str(), s.line))
+        .collect();
+    assert_eq!(ids, [("a", 1), ("line-2", 2)]);
+}
+
+// Regression: `evals/sub/x.toml` and `evals/X.TOML` were skipped without a word.
+#[test]
+fn suite_files_that_are_not_read_are_named() {
+    let a = suite(
+        "[[scenario]]\nid = \"a\"\nvars = { country = \"X\" }\nassert = [{ type = \"contains\", value = \"x\" }]\n",
+    );
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/a.toml", &a),
+        ("evals/Refunds.TOML", "prompt = \"x\"\n"),
+        ("evals/sub/b.toml", "prompt = \"x\"\n"),
+        ("evals/sub/deeper/c.Toml", "prompt = \"x\"\n"),
+        ("evals/sub/notes.md", "not a suite"),
+        ("evals/README.md", "not a suite"),
+    ]));
+    assert_eq!(project.suites.len(), 1);
+    let warnings: Vec<(String, String, Option<String>)> = project
+        .warnings
+        .warnings()
+        .map(|d| (d.location(), d.message.clone(), d.help.clone()))
+        .collect();
+    let help_nested = "subdirectories of `evals/` are not searched: move the suite into `evals/`, or rename it if it is not a suite";
+    assert_eq!(
+        warnings,
+        [
+            (
+                "evals/Refunds.TOML".to_string(),
+                "`evals/Refunds.TOML` is not read: suites must be `evals/*.toml`".to_string(),
+                Some("rename it to `evals/refunds.toml`".to_string())
+            ),
+            (
+                "evals/sub/b.toml".to_string(),
+                "`evals/sub/b.toml` is not read: suites must be `evals/*.toml`".to_string(),
+                Some(help_nested.to_string())
+            ),
+            (
+                "evals/sub/deeper/c.Toml".to_string(),
+                "`evals/sub/deeper/c.Toml` is not read: suites must be `evals/*.toml`".to_string(),
+                Some(help_nested.to_string())
+            ),
+        ]
+    );
+}
+
+// Regression: the empty-prompt warning had no line or column.
+#[test]
+fn empty_prompt_warning_points_at_the_prompt() {
+    let text = "provider = \"local\"\nprompt = \"  \"\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"contains\", value = \"x\" }]\n";
+    let project = ok(load_files(&[
+        ("evalgit.toml", SETTINGS),
+        ("evals/s.toml", text),
+    ]));
+    let d = project
+        .warnings
+        .warnings()
+        .find(|d| d.message == "suite `s` has an empty prompt");
+    assert_eq!(
+        d.map(|d| (d.location(), d.key_path.clone())),
+        Some(("evals/s.toml:2:10".to_string(), "prompt".to_string()))
+    );
+}
+
+// Regression: with an unpriced judge under a cap, validate said ok and every judged scenario
+// of the run became an error.
+#[test]
+fn a_capped_suite_needs_prices_for_its_judge_too() {
+    let settings = "[providers.local]\nkind = \"openai\"\nmodel = \"gpt-4o-mini\"\n[providers.judge]\nkind = \"openai\"\nmodel = \"local-judge\"\n";
+    let judged = "provider = \"local\"\njudge = \"judge\"\nprompt = \"hi\"\nmax_usd = 0.5\n[[scenario]]\nid = \"a\"\nassert = [{ type = \"llm-rubric\", value = \"polite\" }]\n";
+    let result = load_files(&[("evalgit.toml", settings), ("evals/s.toml", judged)]);
+    let diags = diagnostics(&result);
+    let errors: Vec<(String, &str, &str, Option<&str>)> = diags
+        .errors()
+        .map(|d| {
+            (
+                d.location(),
+                d.key_path.as_str(),
+                d.message.as_str(),
+                d.note.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [(
+            "evals/s.toml:4:11".to_string(),
+            "max_usd",
+            "`max_usd` is set, but judge `judge` (model `local-judge`) has no price, so the cap cannot be enforced",
+            Some("used as the judge by suite `s`"),
+        )],
+    );
+    // Priced, or without a cap, or without scenarios to call: no error.
+    let priced = format!("{settings}[prices.\"local-judge\"]\ninput = 1\noutput = 2\n");
+    let uncapped = judged.replace("max_usd = 0.5\n", "");
+    let empty = "provider = \"local\"\nprompt = \"hi\"\nmax_usd = 0.5\n";
+    for files in [
+        [("evalgit.toml", priced.as_str()), ("evals/s.toml", judged)],
+        [
+            ("evalgit.toml", settings),
+            ("evals/s.toml", uncapped.as_str()),
+        ],
+        [("evalgit.toml", settings), ("evals/s.toml", empty)],
+    ] {
+        ok(load_files(&files));
+    }
+}
+
+#[test]
+fn zero_weight_defaults_are_one_error_for_the_whole_suite() {
+    let mut body =
+        "[defaults]\nassert = [{ type = \"contains\", value = \"x\", weight = 0 }]\n".to_string();
+    for i in 0..50 {
+        body.push_str(&format!(
+            "[[scenario]]\nid = \"s{i}\"\nvars = {{ country = \"C{i}\" }}\n"
+        ));
+    }
+    let result = load_files(&[("evalgit.toml", SETTINGS), ("evals/s.toml", &suite(&body))]);
+    assert_eq!(
+        diagnostics(&result).errors().count(),
+        1,
+        "{}",
+        diagnostics(&result)
+    );
 }

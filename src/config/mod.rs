@@ -6,11 +6,14 @@
 //! revision.
 
 mod assertion_table;
+pub mod body_template;
 mod diagnostic;
 pub mod env;
 mod expand;
 mod init;
 mod load;
+mod price_check;
+mod render_check;
 mod scenario_table;
 mod scenarios_file;
 mod settings;

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use crate::assert::AssertionSpec;
 
 use super::assertion_table::{AssertCtx, read_assertion};
+use super::render_check::RenderCheck;
 use super::walker::{Entry, FileCx, Kp, Node, NodeKind, get, join};
-use super::{PassRule, Scenario};
+use super::{PassRule, Scenario, Severity};
 
 pub(crate) const SCENARIO_KEYS: &[&str] = &[
     "id",
@@ -24,6 +25,10 @@ pub(crate) const SCENARIO_KEYS: &[&str] = &[
 /// Var names that mean the user put their checks in the wrong place.
 const MISPLACED_ASSERT: &[&str] = &["assert", "asserts", "assertions", "assertion"];
 
+/// More samples than this per scenario is a mistake (a typo, an extra zero), not an eval:
+/// it would make millions of calls and hold them in memory.
+pub const MAX_REPEAT: u32 = 1000;
+
 /// How many scenarios without assertions are reported one by one before a summary.
 const NO_ASSERT_WARNINGS: usize = 10;
 
@@ -37,6 +42,8 @@ pub(crate) struct ScenarioDefaults {
 /// Collects a suite's scenarios from every place they are defined, checking each as it
 /// arrives: duplicate ids, template variables, missing assertions.
 pub(crate) struct ScenarioSink<'a> {
+    /// Renders each valid scenario's prompt (and request body) as the run will.
+    pub render: Option<RenderCheck<'a>>,
     pub defaults: ScenarioDefaults,
     pub actx: AssertCtx<'a>,
     /// Top-level variables the prompt uses.
@@ -47,6 +54,9 @@ pub(crate) struct ScenarioSink<'a> {
     pub seen: HashMap<String, (PathBuf, usize)>,
     pub scenarios: Vec<Scenario>,
     pub without_asserts: usize,
+    /// Whether the scenarios' only assertions, from `[defaults] assert`, were reported as
+    /// all weighing 0.
+    pub zero_weight_defaults: bool,
 }
 
 /// Where a scenario comes from decides whether `id` is required.
@@ -95,6 +105,7 @@ impl ScenarioSink<'_> {
                     NodeKind::Str(s) => check_id(cx, s, &e.value.span, id_path),
                     // An integer id (common in data files) means its text.
                     NodeKind::Int(i) => Some(i.to_string()),
+                    NodeKind::BigInt(t) => Some(t.clone()),
                     _ => cx.str(&e.value, id_path).map(str::to_string),
                 }
             }
@@ -160,7 +171,7 @@ impl ScenarioSink<'_> {
             t
         });
         let repeat = get(entries, "repeat").and_then(|e| {
-            let r = cx.count(&e.value, Kp::Sub(&path, "repeat"), 1);
+            let r = read_repeat(cx, &e.value, Kp::Sub(&path, "repeat"));
             ok &= r.is_some();
             r
         });
@@ -196,6 +207,55 @@ impl ScenarioSink<'_> {
                 }
                 ok = false;
             }
+        }
+
+        if !asserts.is_empty() && asserts.iter().all(|a| a.weight == 0.0) {
+            ok = false;
+            let help = "weight 0 marks a check as informational (reported, never counted): give at least one a weight above 0 (the default is 1)";
+            match assert_entry {
+                Some(e) => {
+                    cx.error(
+                        &e.key_span,
+                        Kp::Sub(&path, "assert"),
+                        format!("every assertion of scenario `{name}` has `weight = 0`, so nothing decides whether it passes"),
+                    )
+                    .help(help);
+                }
+                // All from `[defaults] assert`: said once, not for each of 10,000 rows.
+                None if !self.zero_weight_defaults => {
+                    self.zero_weight_defaults = true;
+                    cx.error(
+                        span,
+                        path,
+                        format!("every assertion of scenario `{name}` (all from `[defaults] assert`) has `weight = 0`, so nothing decides whether it passes"),
+                    )
+                    .help(help);
+                }
+                None => {}
+            }
+        }
+
+        // Rendered last, and only when nothing else is wrong: a missing variable is reported
+        // above, by name.
+        if ok
+            && check_vars
+            && let Some(render) = self.render.as_mut()
+            && let Some(id) = id.as_deref()
+        {
+            let (at, key) = match (get(entries, "vars"), get(entries, "id")) {
+                (Some(e), _) => (e.key_span.clone(), Some("vars")),
+                (None, Some(e)) => (e.value.span.clone(), Some("id")),
+                (None, None) => (span.clone(), None),
+            };
+            let file = cx.file;
+            let locate = |message: String| {
+                let key_path = match key {
+                    Some(key) => Kp::Sub(&path, key).render(),
+                    None => path.render(),
+                };
+                file.diagnostic(Severity::Error, &at, &key_path, message)
+            };
+            ok = render.check(id, &vars, &locate);
         }
 
         if ok && asserts.is_empty() {
@@ -338,6 +398,27 @@ pub(crate) fn valid_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+/// `repeat` of a suite or a scenario: 1 to [`MAX_REPEAT`] samples, located at the value.
+pub(crate) fn read_repeat(cx: &mut FileCx<'_>, node: &Node, path: Kp<'_>) -> Option<u32> {
+    let too_many = match &node.kind {
+        NodeKind::Int(i) if *i > i64::from(MAX_REPEAT) => Some(i.to_string()),
+        NodeKind::BigInt(t) if !t.starts_with('-') => Some(t.clone()),
+        _ => None,
+    };
+    match too_many {
+        Some(n) => {
+            cx.error(
+                &node.span,
+                path,
+                format!("`repeat` must be at most {MAX_REPEAT} samples per scenario, found {n}"),
+            )
+            .help("pass@k needs a handful of samples: use e.g. repeat = 5");
+            None
+        }
+        None => cx.count_in(node, path, 1, MAX_REPEAT),
+    }
 }
 
 /// `"all"`, `"majority"` or `"at-least-K"`; `K` may not exceed `repeat`.

@@ -20,8 +20,16 @@ pub(crate) fn read_jsonl(cx: &mut FileCx<'_>, sink: &mut ScenarioSink<'_>) {
     let mut start = 0;
     for (i, raw) in file.text.split('\n').enumerate() {
         let line_no = i + 1;
-        let line_start = start;
+        let mut line_start = start;
         start += raw.len() + 1;
+        // Editors on Windows start UTF-8 files with a byte order mark; it is not JSON.
+        let raw = match raw.strip_prefix('\u{feff}') {
+            Some(rest) if i == 0 => {
+                line_start += '\u{feff}'.len_utf8();
+                rest
+            }
+            _ => raw,
+        };
         let line = raw.trim_end_matches('\r');
         let trimmed = line.trim();
         if trimmed.is_empty() {

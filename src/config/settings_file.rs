@@ -88,7 +88,42 @@ pub(crate) struct SettingsFile {
     /// not also reported as naming an unknown provider.
     pub declared_providers: BTreeSet<String>,
     pub judge_origin: Option<Origin>,
+    /// Where `budget.max_run_usd` was set, for errors about the cap (unpriced models).
+    pub max_run_usd_origin: Option<Origin>,
+    /// Per provider, every string of its `body` with where it is written, for locating a
+    /// body template that fails to render for some scenario.
+    pub body_sites: BTreeMap<String, Vec<BodySite>>,
     pub profile_names: Vec<String>,
+}
+
+/// One string of an `http` provider's `body`, as written in `evalgit.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BodySite {
+    pub template: String,
+    pub span: Range<usize>,
+    pub key_path: String,
+}
+
+/// Every string in a `body` value, with its span and key path.
+fn body_sites(node: &Node, path: &str, out: &mut Vec<BodySite>) {
+    match &node.kind {
+        NodeKind::Str(s) => out.push(BodySite {
+            template: s.to_string(),
+            span: node.span.clone(),
+            key_path: path.to_string(),
+        }),
+        NodeKind::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                body_sites(item, &super::walker::index(path, i), out);
+            }
+        }
+        NodeKind::Table(entries) => {
+            for e in entries {
+                body_sites(&e.value, &join(path, &e.key), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Reads `evalgit.toml` entries. `profile` is the profile to apply, already known to exist
@@ -163,6 +198,11 @@ pub(crate) fn read_settings(
             let Some(kind) = kind else { continue };
             let mut config = ProviderConfig::new(p.key.to_string(), kind);
             apply_provider(cx, table, &path, &mut config);
+            if let Some(b) = get(table, "body") {
+                let mut sites = Vec::new();
+                body_sites(&b.value, &join(&path, "body"), &mut sites);
+                out.body_sites.insert(p.key.to_string(), sites);
+            }
             out.provider_origins
                 .insert(p.key.to_string(), Origin::File(p.value.span.clone(), path));
             out.settings.providers.insert(p.key.to_string(), config);
@@ -172,7 +212,7 @@ pub(crate) fn read_settings(
         apply_prices(cx, &e.value, "prices", &mut out.settings.prices);
     }
     if let Some(e) = get(entries, "budget") {
-        apply_budget(cx, &e.value, "budget", &mut out.settings);
+        apply_budget(cx, &e.value, "budget", &mut out);
     }
     if let Some(e) = get(entries, "gate") {
         apply_gate(cx, &e.value, "gate", &mut out.settings);
@@ -272,6 +312,11 @@ fn apply_profile(
                     }
                 };
                 apply_provider(cx, ptable, &path, &mut config);
+                if let Some(b) = get(ptable, "body") {
+                    let mut sites = Vec::new();
+                    body_sites(&b.value, &join(&path, "body"), &mut sites);
+                    out.body_sites.insert(p.key.to_string(), sites);
+                }
                 out.settings.providers.insert(p.key.to_string(), config);
             }
         }
@@ -285,7 +330,7 @@ fn apply_profile(
         );
     }
     if let Some(e) = get(table, "budget") {
-        apply_budget(cx, &e.value, &join(base, "budget"), &mut out.settings);
+        apply_budget(cx, &e.value, &join(base, "budget"), out);
     }
     if let Some(e) = get(table, "gate") {
         apply_gate(cx, &e.value, &join(base, "gate"), &mut out.settings);
@@ -413,9 +458,29 @@ pub(crate) fn apply_provider(
                     config.params.tools = Some(v.to_json());
                 }
             }
+            "extra" if !matches!(kind, ProviderKind::Openai | ProviderKind::Anthropic) => {
+                cx.error(
+                    &e.key_span,
+                    &path,
+                    format!(
+                        "`extra` only applies to `openai` and `anthropic` providers, not `{}`",
+                        kind.name()
+                    ),
+                )
+                .help(if kind == ProviderKind::Http {
+                    "an http provider sends `body`: put the fields there"
+                } else {
+                    "an exec provider sends nothing over HTTP: pass settings in `command`"
+                });
+            }
             "extra" => {
                 if let Some(t) = cx.table(v, &path) {
                     for x in t {
+                        if let Some((message, help)) = reserved_extra(kind, base, &x.key) {
+                            cx.error(&x.key_span, &join(&path, &x.key), message)
+                                .help(help);
+                            continue;
+                        }
                         config
                             .params
                             .extra
@@ -449,10 +514,29 @@ pub(crate) fn apply_provider(
                     config.max_retries = n;
                 }
             }
+            "headers" if kind == ProviderKind::Exec => {
+                cx.error(
+                    &e.key_span,
+                    &path,
+                    "`headers` does not apply to an `exec` provider",
+                )
+                .help("an exec provider runs `command`; it makes no HTTP request");
+            }
             "headers" => {
                 if let Some(t) = cx.table(v, &path) {
                     for h in t {
-                        if let Some(s) = cx.str(&h.value, &join(&path, &h.key)) {
+                        let hpath = join(&path, &h.key);
+                        let Some(s) = cx.str(&h.value, &hpath) else {
+                            continue;
+                        };
+                        // The same parsers the HTTP client uses: what passes here is sent.
+                        if reqwest::header::HeaderName::from_bytes(h.key.as_bytes()).is_err() {
+                            cx.error(&h.key_span, &hpath, format!("`{}` is not a valid HTTP header name", h.key))
+                                .help("header names are letters, digits and !#$%&'*+-.^_`|~, without spaces or `:`, e.g. `X-Team`");
+                        } else if reqwest::header::HeaderValue::from_str(s).is_err() {
+                            cx.error(&h.value.span, &hpath, format!("the value of header `{}` is not a valid HTTP header value", h.key))
+                                .help("a header value may not contain line breaks or other control characters");
+                        } else {
                             config.headers.insert(h.key.to_string(), s.to_string());
                         }
                     }
@@ -468,7 +552,22 @@ pub(crate) fn apply_provider(
                     ),
                 );
             }
-            "body" => config.body = Some(v.to_json()),
+            "body" => {
+                let env = super::body_template::environment();
+                let mut sites = Vec::new();
+                body_sites(v, &path, &mut sites);
+                let mut ok = true;
+                for site in &sites {
+                    if let Some(err) = super::body_template::syntax_error(&env, &site.template) {
+                        ok = false;
+                        cx.error(&site.span, &site.key_path, format!("{} in the body template", err.message))
+                            .help("body strings are minijinja templates: `{{ prompt }}`, `{{ messages }}`, `{{ system }}` or a scenario variable");
+                    }
+                }
+                if ok {
+                    config.body = Some(v.to_json());
+                }
+            }
             "response_path" => {
                 config.response_path = cx
                     .non_empty_str(v, &path)
@@ -517,6 +616,71 @@ pub(crate) fn apply_provider(
             _ => cx.unknown_key(e, PROVIDER_KEYS, base),
         }
     }
+}
+
+/// Request fields `extra` may not set, because evalgit sets them itself: the model (prices
+/// and budgets are looked up by it), the messages (each scenario's prompt), streaming (one
+/// complete reply is read), and the parameters that have their own key (the budget reserves
+/// by `max_tokens`; one value should not silently override another). The message and help
+/// for `key`, or `None` when `extra` may set it.
+fn reserved_extra(kind: ProviderKind, base: &str, key: &str) -> Option<(String, String)> {
+    let own_keys: &[(&str, &str)] = match kind {
+        ProviderKind::Openai => &[
+            ("temperature", "temperature"),
+            ("max_tokens", "max_tokens"),
+            ("top_p", "top_p"),
+            ("seed", "seed"),
+            ("stop", "stop"),
+            ("response_format", "response_format"),
+            ("tools", "tools"),
+        ],
+        ProviderKind::Anthropic => &[
+            ("temperature", "temperature"),
+            ("max_tokens", "max_tokens"),
+            ("top_p", "top_p"),
+            ("stop_sequences", "stop"),
+            ("tools", "tools"),
+        ],
+        ProviderKind::Http | ProviderKind::Exec => &[],
+    };
+    let table = format!("[{base}]");
+    let found = match key {
+        "model" => (
+            format!("`extra` may not set `model`: evalgit sends `{base}.model`"),
+            format!(
+                "set `model = \"...\"` in {table}; prices and budgets are looked up by that name"
+            ),
+        ),
+        "messages" => (
+            "`extra` may not set `messages`: evalgit sends each scenario's rendered prompt there"
+                .to_string(),
+            "write the prompt in the suite (`prompt`, `prompt_file` or `[[messages]]`)".to_string(),
+        ),
+        "system" if kind == ProviderKind::Anthropic => (
+            "`extra` may not set `system`: evalgit sends the suite's system messages there"
+                .to_string(),
+            "write a `[[messages]]` table with `role = \"system\"` in the suite".to_string(),
+        ),
+        "stream" => (
+            "`extra` may not set `stream`: evalgit reads one complete reply, not a stream"
+                .to_string(),
+            "remove `stream` from `extra`".to_string(),
+        ),
+        _ => {
+            let (_, own) = own_keys.iter().find(|(field, _)| *field == key)?;
+            (
+                format!("`extra` may not set `{key}`: it would override `{base}.{own}`"),
+                if *own == "max_tokens" {
+                    format!(
+                        "set `max_tokens` in {table} instead: the budget reserves the cost of that many output tokens"
+                    )
+                } else {
+                    format!("set `{own}` in {table} instead")
+                },
+            )
+        }
+    };
+    Some(found)
 }
 
 /// `api_key_env` names a variable; a value that looks like a key itself is an error whose
@@ -578,12 +742,18 @@ fn apply_prices(
     }
 }
 
-fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, settings: &mut Settings) {
+fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, out: &mut SettingsFile) {
     let Some(t) = cx.table(node, base) else {
         return;
     };
     cx.check_keys(t, BUDGET_KEYS, base);
-    let b = &mut settings.budget;
+    if let Some(e) = get(t, "max_run_usd") {
+        out.max_run_usd_origin = Some(Origin::File(
+            e.value.span.clone(),
+            join(base, "max_run_usd"),
+        ));
+    }
+    let b = &mut out.settings.budget;
     for (key, slot) in [
         ("max_run_usd", &mut b.max_run_usd),
         ("max_cost_increase_pct", &mut b.max_cost_increase_pct),

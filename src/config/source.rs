@@ -13,6 +13,10 @@ pub trait Source: Send + Sync {
     /// sorted. Empty when the directory does not exist.
     fn list(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>>;
 
+    /// Lists the directories directly inside `rel_dir`, as root-relative paths, sorted
+    /// (used to warn about suite files in subdirectories, which are not read).
+    fn list_dirs(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>>;
+
     /// A short description for messages: `working tree` or `origin/main (3f2a9c1)`.
     fn describe(&self) -> String;
 }
@@ -29,6 +33,29 @@ impl WorkTree {
     }
 }
 
+impl WorkTree {
+    /// The files (or directories) directly inside `rel_dir`, sorted; symlinks are followed.
+    fn entries(&self, rel_dir: &Path, dirs: bool) -> std::io::Result<Vec<PathBuf>> {
+        let dir = self.root.join(rel_dir);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let wanted = if dirs { kind.is_dir() } else { kind.is_file() };
+            if wanted {
+                out.push(rel_dir.join(entry.file_name()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
 impl Source for WorkTree {
     fn read(&self, rel: &Path) -> std::io::Result<Option<Vec<u8>>> {
         match std::fs::read(self.root.join(rel)) {
@@ -39,21 +66,11 @@ impl Source for WorkTree {
     }
 
     fn list(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-        let dir = self.root.join(rel_dir);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                out.push(rel_dir.join(entry.file_name()));
-            }
-        }
-        out.sort();
-        Ok(out)
+        self.entries(rel_dir, false)
+    }
+
+    fn list_dirs(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.entries(rel_dir, true)
     }
 
     fn describe(&self) -> String {
@@ -97,6 +114,23 @@ impl Source for MemorySource {
             .filter(|p| p.parent() == Some(rel_dir))
             .cloned()
             .collect())
+    }
+
+    fn list_dirs(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut dirs: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter_map(|p| {
+                let rest = p.strip_prefix(rel_dir).ok()?;
+                let mut parts = rest.components();
+                let first = parts.next()?;
+                // Only a directory when something is below it.
+                parts.next()?;
+                Some(rel_dir.join(first))
+            })
+            .collect();
+        dirs.dedup();
+        Ok(dirs)
     }
 
     fn describe(&self) -> String {

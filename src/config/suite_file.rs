@@ -6,14 +6,17 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::assertion_table::{AssertCtx, known_providers};
+use super::price_check::{unpriced_error, unpriced_providers};
+use super::render_check::{BodyCheck, PromptAt, RenderCheck};
 use super::scenario_table::{
-    IdRule, ScenarioDefaults, ScenarioSink, read_assert_list, read_pass_rule,
+    IdRule, ScenarioDefaults, ScenarioSink, read_assert_list, read_pass_rule, read_repeat,
 };
-use super::settings_file::clean_relative;
+use super::settings_file::{BodySite, clean_relative};
 use super::template::{CompiledPrompt, TemplateError};
 use super::walker::{Entry, FileCx, Kp, Node, NodeKind, SourceFile, get, index, join, parse_toml};
 use super::{
-    Diagnostic, Diagnostics, Message, PassRule, Prompt, Role, Settings, Severity, Source, Suite,
+    Diagnostic, Diagnostics, Message, PassRule, Prompt, ProviderKind, Role, Settings, Severity,
+    Source, Suite,
 };
 
 const SUITE_KEYS: &[&str] = &[
@@ -42,25 +45,85 @@ pub(crate) struct SuiteCtx<'a> {
     /// False when `evalgit.toml` could not be parsed: cross-file checks are skipped.
     pub settings_ok: bool,
     pub source: &'a dyn Source,
+    /// `evalgit.toml`, for locating problems in a provider's `body` template.
+    pub settings_file: &'a SourceFile,
+    /// Where each string of each provider's `body` is written.
+    pub body_sites: &'a std::collections::BTreeMap<String, Vec<BodySite>>,
+}
+
+/// Why a file could not be used as text.
+#[derive(Debug)]
+pub(crate) enum TextError {
+    /// The bytes are not UTF-8: the file as decoded with U+FFFD for invalid bytes, and the
+    /// byte offset of the first invalid one (the same offset in both).
+    NotUtf8 {
+        lossy: String,
+        offset: usize,
+    },
+    Unreadable(std::io::Error),
+}
+
+impl TextError {
+    fn not_utf8(bytes: &[u8], offset: usize) -> Self {
+        TextError::NotUtf8 {
+            lossy: String::from_utf8_lossy(bytes).into_owned(),
+            offset,
+        }
+    }
+
+    /// An error about file `path`, located at the first invalid byte when there is one.
+    pub fn diagnostic(&self, path: &Path, message: String) -> Diagnostic {
+        match self {
+            TextError::NotUtf8 { lossy, offset } => {
+                SourceFile::new(path, lossy.as_str())
+                    .diagnostic(Severity::Error, &(*offset..*offset + 1), "", message)
+                    .with_help("save the file as UTF-8; the first byte that is not UTF-8 is marked (shown as �)")
+            }
+            TextError::Unreadable(_) => Diagnostic::whole_file(Severity::Error, path, message),
+        }
+    }
+}
+
+impl std::fmt::Display for TextError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TextError::NotUtf8 { lossy, offset } => {
+                let d = SourceFile::new("", lossy.as_str()).diagnostic(
+                    Severity::Error,
+                    &(*offset..*offset + 1),
+                    "",
+                    "",
+                );
+                write!(
+                    f,
+                    "is not valid UTF-8 text (the first invalid byte is at line {}, column {})",
+                    d.line, d.column
+                )
+            }
+            TextError::Unreadable(e) => write!(f, "cannot be read: {e}"),
+        }
+    }
 }
 
 /// Reads a file through the source as UTF-8 text. `Ok(None)` when it does not exist.
 /// Text files are read with CRLF line endings as LF: a Windows checkout (git's default
 /// `core.autocrlf`) and Linux CI must render the same prompts, or no recording would ever
 /// be shared between them.
-pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String>, String> {
+pub(crate) fn read_text(source: &dyn Source, rel: &Path) -> Result<Option<String>, TextError> {
     match source.read(rel) {
-        Ok(Some(bytes)) => String::from_utf8(bytes)
-            .map(|text| {
-                Some(if text.contains("\r\n") {
-                    text.replace("\r\n", "\n")
-                } else {
-                    text
-                })
-            })
-            .map_err(|_| "is not valid UTF-8 text".to_string()),
+        Ok(Some(bytes)) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some(if text.contains("\r\n") {
+                text.replace("\r\n", "\n")
+            } else {
+                text
+            })),
+            Err(e) => {
+                let offset = e.utf8_error().valid_up_to();
+                Err(TextError::not_utf8(e.as_bytes(), offset))
+            }
+        },
         Ok(None) => Ok(None),
-        Err(e) => Err(format!("cannot be read: {e}")),
+        Err(e) => Err(TextError::Unreadable(e)),
     }
 }
 
@@ -155,7 +218,7 @@ pub(crate) fn read_suite(
         get(&entries, "min_mean_score").and_then(|e| cx.fraction(&e.value, "min_mean_score"));
     let max_usd = get(&entries, "max_usd").and_then(|e| cx.non_negative(&e.value, "max_usd"));
     let repeat = get(&entries, "repeat")
-        .map(|e| cx.count(&e.value, "repeat", 1))
+        .map(|e| read_repeat(&mut cx, &e.value, Kp::S("repeat")))
         .unwrap_or(Some(1));
     let pass_rule = get(&entries, "pass_rule")
         .map(|e| read_pass_rule(&mut cx, &e.value, "pass_rule", repeat.unwrap_or(1)))
@@ -181,7 +244,26 @@ pub(crate) fn read_suite(
         check_providers: ctx.settings_ok,
         regexes: Default::default(),
     };
+    // Every scenario is rendered as the run will render it, and so is the request body of an
+    // `http` provider.
+    let body = provider.as_deref().and_then(|p| {
+        let config = ctx.settings.providers.get(p)?;
+        if config.kind != ProviderKind::Http || !ctx.settings_ok {
+            return None;
+        }
+        Some(BodyCheck {
+            provider: &config.name,
+            body: config.body.as_ref()?,
+            settings_file: ctx.settings_file,
+            sites: ctx.body_sites.get(p).map(Vec::as_slice).unwrap_or_default(),
+        })
+    });
+    let render = match (&compiled, &prompt) {
+        (Some(compiled), Some((_, at))) => Some(RenderCheck::new(compiled, at, file, &name, body)),
+        _ => None,
+    };
     let mut sink = ScenarioSink {
+        render,
         defaults: ScenarioDefaults::default(),
         actx,
         referenced: compiled
@@ -193,6 +275,7 @@ pub(crate) fn read_suite(
         seen: Default::default(),
         scenarios: Vec::new(),
         without_asserts: 0,
+        zero_weight_defaults: false,
     };
     if let Some(e) = get(&entries, "defaults")
         && let Some(t) = cx.table(&e.value, "defaults")
@@ -257,8 +340,37 @@ pub(crate) fn read_suite(
         }
         dcx.finish();
     }
+    if let Some(render) = sink.render.take() {
+        render.finish(diags);
+    }
+    // Done with the sink, which borrows the prompt and the name.
+    let scenarios = sink.scenarios;
+    let without_asserts = sink.without_asserts;
 
-    let hidden = sink.without_asserts.saturating_sub(10);
+    if let Some((prompt, _)) = &prompt
+        && prompt_is_blank(prompt)
+        && !scenarios.is_empty()
+        && let Some(e) = ["prompt", "prompt_file", "messages"]
+            .iter()
+            .find_map(|k| get(&entries, k))
+    {
+        let at = if e.key() == "messages" {
+            &e.key_span
+        } else {
+            &e.value.span
+        };
+        diags.push(
+            file.diagnostic(
+                Severity::Warning,
+                at,
+                &e.key,
+                format!("suite `{name}` has an empty prompt"),
+            )
+            .with_help("every scenario sends the model nothing but whitespace; write the prompt"),
+        );
+    }
+
+    let hidden = without_asserts.saturating_sub(10);
     if hidden > 0 {
         diags.push(
             Diagnostic::whole_file(
@@ -269,7 +381,7 @@ pub(crate) fn read_suite(
             .with_help("checks for every scenario go under `[defaults] assert`"),
         );
     }
-    if sink.scenarios.is_empty() && diags.errors().count() == errors_before {
+    if scenarios.is_empty() && diags.errors().count() == errors_before {
         diags.push(
             Diagnostic::whole_file(
                 Severity::Warning,
@@ -283,14 +395,14 @@ pub(crate) fn read_suite(
     if diags.errors().count() > errors_before {
         return None;
     }
-    Some(Suite {
+    let suite = Suite {
         name,
         file: file.path.clone(),
         provider: provider?,
         prompt: prompt?.0,
         scenarios: {
             // Growth by doubling leaves up to half the room unused, for the whole run.
-            let mut scenarios = sink.scenarios;
+            let mut scenarios = scenarios;
             scenarios.shrink_to_fit();
             scenarios
         },
@@ -300,7 +412,30 @@ pub(crate) fn read_suite(
         pass_rule: pass_rule?,
         max_usd,
         judge,
-    })
+    };
+    // A suite cap needs prices for what the suite calls; under a run cap, that is reported
+    // once at `budget.max_run_usd` instead.
+    if ctx.settings_ok
+        && ctx.settings.budget.max_run_usd.is_none()
+        && let Some(e) = get(&entries, "max_usd")
+    {
+        let problems = unpriced_providers(&suite, ctx.settings);
+        for u in &problems {
+            let d = file.diagnostic(Severity::Error, &e.value.span, "max_usd", String::new());
+            diags.push(unpriced_error(d, "max_usd", u, &[&suite.name]));
+        }
+        if !problems.is_empty() {
+            return None;
+        }
+    }
+    Some(suite)
+}
+
+fn prompt_is_blank(prompt: &Prompt) -> bool {
+    match prompt {
+        Prompt::Text { template, .. } => template.trim().is_empty(),
+        Prompt::Messages(m) => m.iter().all(|m| m.content.trim().is_empty()),
+    }
 }
 
 fn known_list(declared: &BTreeSet<String>) -> String {
@@ -311,16 +446,6 @@ fn known_list(declared: &BTreeSet<String>) -> String {
         regexes: Default::default(),
     };
     known_providers(&actx)
-}
-
-/// Where a prompt's templates are written, for locating template syntax errors.
-enum PromptAt {
-    /// The value of `prompt = "..."`.
-    Inline(std::ops::Range<usize>),
-    /// A prompt file and the span of the `prompt_file` value.
-    File(SourceFile),
-    /// The `content` value of each message.
-    Messages(Vec<std::ops::Range<usize>>),
 }
 
 fn read_prompt(
@@ -575,5 +700,26 @@ mod tests {
             .expect("reads")
             .expect("exists");
         assert_eq!(text, "line one\nline two\n");
+    }
+
+    // Regression: "suite file is not valid UTF-8 text" named the file only.
+    #[test]
+    fn text_that_is_not_utf8_is_located_at_its_first_invalid_byte() {
+        let bytes = b"prompt = \"hi\"\nid = \"caf\xe9\"\n";
+        let offset = String::from_utf8(bytes.to_vec())
+            .err()
+            .map(|e| e.utf8_error().valid_up_to())
+            .unwrap_or_default();
+        let err = TextError::not_utf8(bytes, offset);
+        assert_eq!(
+            err.to_string(),
+            "is not valid UTF-8 text (the first invalid byte is at line 2, column 10)"
+        );
+        let d = err.diagnostic(
+            Path::new("evals/s.toml"),
+            "suite file is not valid UTF-8 text".into(),
+        );
+        assert_eq!(d.location(), "evals/s.toml:2:10");
+        assert_eq!(d.source_line.as_deref(), Some("id = \"caf\u{fffd}\""));
     }
 }

@@ -49,7 +49,7 @@ impl fmt::Display for TemplateError {
 }
 
 impl TemplateError {
-    fn from_minijinja(
+    pub(crate) fn from_minijinja(
         err: &minijinja::Error,
         source: &str,
         part: &str,
@@ -78,8 +78,10 @@ impl TemplateError {
             message.push_str(": ");
             message.push_str(&err.kind().to_string());
         }
+        // "undefined value: `user.nme` is undefined" names the expression already.
         if let Some(expr) = expr
             && kind != TemplateErrorKind::Syntax
+            && !err.detail().is_some_and(|d| d.contains(expr))
         {
             message.push_str(&format!(" in `{expr}`"));
         }

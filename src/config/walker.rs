@@ -81,9 +81,10 @@ impl SourceFile {
         let range = self.line_range(line);
         let start = start.clamp(range.start, range.end);
         let end = floor_char_boundary(&self.text, span.end.min(range.end)).max(start);
-        let mut column = self.text[range.start..start].chars().count() + 1;
+        let column = self.text[range.start..start].chars().count() + 1;
         let mut width = self.text[start..end].chars().count().max(1);
         let full = &self.text[range];
+        let mut excerpt_start = 0;
         let source_line = if full.chars().count() <= MAX_SHOWN_LINE {
             full.to_string()
         } else {
@@ -91,16 +92,19 @@ impl SourceFile {
             let shown: String = full.chars().skip(skip).take(MAX_SHOWN_LINE).collect();
             let more = full.chars().count() > skip + MAX_SHOWN_LINE;
             let mut out = String::new();
+            // The header keeps the real column; only the caret moves into the excerpt.
+            let mut caret = column;
             if skip > 0 {
                 out.push('…');
-                column = column - skip + 1;
+                excerpt_start = skip;
+                caret = column - skip + 1;
             }
             out.push_str(&shown);
             if more {
                 out.push('…');
             }
             width = width
-                .min(out.chars().count().saturating_sub(column - 1))
+                .min(out.chars().count().saturating_sub(caret - 1))
                 .max(1);
             out
         };
@@ -113,6 +117,8 @@ impl SourceFile {
             key_path: key_path.to_string(),
             message: message.into(),
             source_line: Some(source_line),
+            excerpt_start,
+            note: None,
             help: None,
         }
     }
@@ -137,6 +143,9 @@ pub(crate) enum NodeKind<'a> {
     /// Borrowed from the file's text where possible: large suites are mostly strings.
     Str(Cow<'a, str>),
     Int(i64),
+    /// An integer literal too large for an `i64`, kept as written so a message can quote it
+    /// and say the allowed range (it is not a float: it was written without a point).
+    BigInt(String),
     Float(f64),
     Bool(bool),
     /// TOML date-times, kept as their text.
@@ -166,7 +175,7 @@ impl<'a> Node<'a> {
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             NodeKind::Str(_) => "a string",
-            NodeKind::Int(_) => "an integer",
+            NodeKind::Int(_) | NodeKind::BigInt(_) => "an integer",
             NodeKind::Float(_) => "a float",
             NodeKind::Bool(_) => "a boolean",
             NodeKind::Datetime(_) => "a date-time",
@@ -197,6 +206,12 @@ impl<'a> Node<'a> {
             NodeKind::Str(s) => Value::String(s.to_string()),
             NodeKind::Datetime(s) => Value::String(s.clone()),
             NodeKind::Int(i) => Value::from(*i),
+            NodeKind::BigInt(text) => match text.parse::<u64>() {
+                Ok(u) => Value::from(u),
+                Err(_) => serde_json::Number::from_f64(big_int_value(text))
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+            },
             NodeKind::Float(f) => serde_json::Number::from_f64(*f)
                 .map(Value::Number)
                 .unwrap_or(Value::Null),
@@ -220,7 +235,12 @@ impl<'a> Node<'a> {
             DeValue::String(s) => NodeKind::Str(s),
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => NodeKind::Int(n),
-                Err(_) => NodeKind::Float(i.as_str().parse().unwrap_or(f64::NAN)),
+                Err(_) => NodeKind::BigInt(match i.radix() {
+                    16 => format!("0x{}", i.as_str()),
+                    8 => format!("0o{}", i.as_str()),
+                    2 => format!("0b{}", i.as_str()),
+                    _ => i.as_str().to_string(),
+                }),
             },
             DeValue::Float(f) => NodeKind::Float(f.as_str().parse().unwrap_or(f64::NAN)),
             DeValue::Boolean(b) => NodeKind::Bool(b),
@@ -242,6 +262,7 @@ impl<'a> Node<'a> {
             Value::Bool(b) => NodeKind::Bool(*b),
             Value::Number(n) => match n.as_i64() {
                 Some(i) => NodeKind::Int(i),
+                None if n.is_u64() => NodeKind::BigInt(n.to_string()),
                 None => NodeKind::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(s) => NodeKind::Str(Cow::Borrowed(s)),
@@ -326,10 +347,42 @@ impl<'a> Node<'a> {
                 }
                 NodeKind::Table(out)
             }
+            // Beyond u64, serde_json reads an integer as a float: the text says what it was.
+            Value::Number(n) if n.is_f64() && is_integer_literal(&text[span.clone()]) => {
+                NodeKind::BigInt(text[span.clone()].to_string())
+            }
             other => Node::from_json(other, &span).kind,
         };
         Node { span, kind }
     }
+}
+
+/// `-?[0-9]+`: a JSON number written without a fraction or exponent.
+fn is_integer_literal(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The value of a [`NodeKind::BigInt`] as a float, for settings that take any number.
+fn big_int_value(text: &str) -> f64 {
+    let (neg, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (radix, digits) = match rest.get(..2) {
+        Some("0x") => (16.0, &rest[2..]),
+        Some("0o") => (8.0, &rest[2..]),
+        Some("0b") => (2.0, &rest[2..]),
+        _ => (10.0, rest),
+    };
+    let v = digits
+        .chars()
+        .filter(|c| *c != '_')
+        .try_fold(0.0f64, |acc, c| {
+            Some(acc * radix + f64::from(c.to_digit(radix as u32)?))
+        })
+        .unwrap_or(f64::NAN);
+    if neg { -v } else { v }
 }
 
 fn skip_ws(text: &str, mut i: usize) -> usize {
@@ -678,33 +731,59 @@ impl<'a> FileCx<'a> {
 
     /// An integer or a float, finite.
     pub fn number<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<f64> {
-        match node.kind {
-            NodeKind::Int(i) => Some(i as f64),
-            NodeKind::Float(f) if f.is_finite() => Some(f),
-            NodeKind::Float(_) => {
-                let path = key_path.into().render();
-                self.error(
-                    &node.span,
-                    &path,
-                    format!("`{}` must be a finite number", leaf(&path)),
-                );
-                None
-            }
+        let finite = match &node.kind {
+            NodeKind::Int(i) => return Some(*i as f64),
+            NodeKind::Float(f) => Some(*f).filter(|f| f.is_finite()),
+            NodeKind::BigInt(text) => Some(big_int_value(text)).filter(|f| f.is_finite()),
             _ => {
                 self.wrong_type(node, key_path.into(), "a number");
-                None
+                return None;
             }
+        };
+        if finite.is_none() {
+            let path = key_path.into().render();
+            self.error(
+                &node.span,
+                &path,
+                format!("`{}` must be a finite number", leaf(&path)),
+            );
         }
+        finite
     }
 
     pub fn int<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>) -> Option<i64> {
-        match node.kind {
-            NodeKind::Int(i) => Some(i),
+        self.int_in(node, key_path, i64::MIN, i64::MAX)
+    }
+
+    /// An integer within `lo..=hi`. Out of range, the message says the range (or only the
+    /// lower bound, when the upper one is just the type's limit and the value is too small).
+    pub fn int_in<'k>(
+        &mut self,
+        node: &Node,
+        key_path: impl Into<Kp<'k>>,
+        lo: i64,
+        hi: i64,
+    ) -> Option<i64> {
+        let key_path = key_path.into();
+        let (found, too_small) = match &node.kind {
+            NodeKind::Int(i) if (lo..=hi).contains(i) => return Some(*i),
+            NodeKind::Int(i) => (i.to_string(), *i < lo),
+            NodeKind::BigInt(text) => (text.clone(), text.starts_with('-')),
             _ => {
-                self.wrong_type(node, key_path.into(), "an integer");
-                None
+                self.wrong_type(node, key_path, "an integer");
+                return None;
             }
-        }
+        };
+        let path = key_path.render();
+        let key = leaf(&path);
+        let only_a_minimum = lo != i64::MIN && (hi == i64::MAX || hi == i64::from(u32::MAX));
+        let msg = if too_small && only_a_minimum {
+            format!("`{key}` must be an integer of at least {lo}, found {found}")
+        } else {
+            format!("`{key}` must be an integer from {lo} to {hi}, found {found}")
+        };
+        self.error(&node.span, &path, msg);
+        None
     }
 
     /// A number within `lo..=hi`; `what` describes the range for the message.
@@ -753,23 +832,19 @@ impl<'a> FileCx<'a> {
 
     /// An integer `>= min` that fits `u32`.
     pub fn count<'k>(&mut self, node: &Node, key_path: impl Into<Kp<'k>>, min: u32) -> Option<u32> {
-        let key_path = key_path.into();
-        let i = self.int(node, key_path)?;
-        match u32::try_from(i) {
-            Ok(n) if n >= min => Some(n),
-            _ => {
-                let path = key_path.render();
-                self.error(
-                    &node.span,
-                    &path,
-                    format!(
-                        "`{}` must be an integer of at least {min}, found {i}",
-                        leaf(&path)
-                    ),
-                );
-                None
-            }
-        }
+        self.count_in(node, key_path, min, u32::MAX)
+    }
+
+    /// An integer within `min..=max`.
+    pub fn count_in<'k>(
+        &mut self,
+        node: &Node,
+        key_path: impl Into<Kp<'k>>,
+        min: u32,
+        max: u32,
+    ) -> Option<u32> {
+        let n = self.int_in(node, key_path, i64::from(min), i64::from(max))?;
+        u32::try_from(n).ok()
     }
 
     pub fn table<'n, 'v, 'k>(
@@ -982,15 +1057,65 @@ mod tests {
         let line = format!("{}KEY{}", "a".repeat(200), "b".repeat(200));
         let f = SourceFile::new("x.jsonl", line.clone());
         let d = f.diagnostic(Severity::Error, &(200..203), "k", "m");
-        let shown = d.source_line.unwrap_or_default();
+        let shown = d.source_line.clone().unwrap_or_default();
         assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
-        let at: String = shown.chars().skip(d.column - 1).take(d.width).collect();
+        // Regression: the header showed the column within the excerpt (42), not the real one.
+        assert_eq!(d.column, 201);
+        let at: String = shown
+            .chars()
+            .skip(d.caret_column() - 1)
+            .take(d.width)
+            .collect();
         assert_eq!(at, "KEY");
+        let rendered = d.to_string();
+        assert!(rendered.contains("x.jsonl:1:201 (k)"), "{rendered}");
+        let caret_line = rendered.lines().nth(4).unwrap_or_default();
+        assert_eq!(caret_line.find('^'), Some(4 + 41), "{rendered}");
         let d = f.diagnostic(Severity::Error, &(0..1), "k", "m");
         assert_eq!(
             (d.column, d.source_line.map(|s| s.starts_with('a'))),
             (1, Some(true))
         );
+    }
+
+    // Regression: 99999999999999999999 was "a float", so the message could not say the
+    // range an integer setting allows.
+    #[test]
+    fn integers_beyond_i64_stay_integers() {
+        let text = r#"{"a": 18446744073709551615, "b": 99999999999999999999, "c": 1e20, "d": -5}"#;
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let node = Node::from_json_text(&value, text, 0);
+        let kinds: Vec<NodeKind> = node
+            .as_table()
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.value.kind.clone())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                NodeKind::BigInt("18446744073709551615".into()),
+                NodeKind::BigInt("99999999999999999999".into()),
+                NodeKind::Float(1e20),
+                NodeKind::Int(-5),
+            ]
+        );
+        let f = SourceFile::new(
+            "a.toml",
+            "a = 99999999999999999999\nc = 0xFFFFFFFFFFFFFFFFFF\n",
+        );
+        let mut diags = Diagnostics::default();
+        let (_, entries) = parse_toml(&f, &mut diags).unwrap_or_default();
+        let kinds: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.key(), e.value.type_name()))
+            .collect();
+        assert_eq!(
+            (kinds, diags.is_empty()),
+            (vec![("a", "an integer"), ("c", "an integer")], true),
+        );
+        assert_eq!(big_int_value("0xFF"), 255.0);
+        assert_eq!(big_int_value("-1_000"), -1000.0);
     }
 
     #[test]

@@ -225,7 +225,20 @@ impl GitRepo {
         let Some(components) = normalize(&prefix.join(rel_dir)) else {
             return Ok(Vec::new());
         };
-        self.with_repo(|repo| list_in_tree(repo, tree, &components, rel_dir))
+        self.with_repo(|repo| list_in_tree(repo, tree, &components, rel_dir, false))
+    }
+
+    /// Like [`Self::list_in_tree`], for the subdirectories (trees) instead of the files.
+    pub(crate) fn list_dirs_in_tree(
+        &self,
+        tree: ObjectId,
+        prefix: &Path,
+        rel_dir: &Path,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let Some(components) = normalize(&prefix.join(rel_dir)) else {
+            return Ok(Vec::new());
+        };
+        self.with_repo(|repo| list_in_tree(repo, tree, &components, rel_dir, true))
     }
 }
 
@@ -308,6 +321,7 @@ fn list_in_tree(
     tree: ObjectId,
     components: &[BString],
     rel_dir: &Path,
+    dirs: bool,
 ) -> Result<Vec<PathBuf>, Error> {
     let root = repo
         .find_tree(tree)
@@ -344,7 +358,12 @@ fn list_in_tree(
                 e,
             )
         })?;
-        if entry.mode().is_blob() {
+        let wanted = if dirs {
+            entry.mode().is_tree()
+        } else {
+            entry.mode().is_blob()
+        };
+        if wanted {
             // Names that are not valid paths on this platform cannot be read anyway.
             if let Ok(name) = gix::path::from_bstr(entry.filename()) {
                 out.push(rel_dir.join(name.as_ref()));

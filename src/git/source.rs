@@ -78,6 +78,12 @@ impl Source for RevisionSource {
             .map_err(std::io::Error::other)
     }
 
+    fn list_dirs(&self, rel_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.repo
+            .list_dirs_in_tree(self.tree, &self.prefix, rel_dir)
+            .map_err(std::io::Error::other)
+    }
+
     fn describe(&self) -> String {
         let short = self.commit.get(..7).unwrap_or(&self.commit);
         if self.rev == self.commit || self.commit.starts_with(&self.rev) {

@@ -1,16 +1,15 @@
 //! The user's own HTTP JSON endpoint: `POST base_url` with a body built from the provider's
 //! `body` template, the answer read at `response_path`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use reqwest::header::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::wire::{self, CallContext};
 use super::{ChatRequest, Completion, ProviderError, Usage, api_key};
-use crate::config::{ProviderConfig, Role};
+use crate::config::{ProviderConfig, body_template};
 
 pub(super) struct HttpJson {
     http: reqwest::Client,
@@ -30,8 +29,7 @@ impl HttpJson {
                 config.name
             ))
         })?;
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let env = body_template::environment();
         Ok(HttpJson {
             http: wire::http_client(&config.name)?,
             url,
@@ -124,117 +122,30 @@ pub(super) fn lookup<'a>(json: &'a Value, path: &str) -> Option<&'a Value> {
         })
 }
 
-/// The request body: every string of the `body` template rendered with `prompt` (the last
-/// user message), `messages` (`[{role, content}]`), `system` (system messages joined, or
-/// empty) and the scenario variables (which cannot shadow those three). A string that is
-/// exactly `{{ messages }}` becomes the JSON array itself. Without a `body`, the default is
-/// `{"prompt": ..., "messages": [...]}`.
+/// The request body (see `config::body_template`), or a fatal error naming the template
+/// string that failed. Loading renders every scenario's body the same way, so this fails
+/// only when the project was not validated with the same settings.
 pub(super) fn render_body(
     env: &Environment<'static>,
     config: &ProviderConfig,
     req: &ChatRequest,
 ) -> Result<Value, ProviderError> {
-    let messages = json!(req.messages);
-    let prompt = req
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == Role::User)
-        .map(|m| m.content.as_str())
-        .unwrap_or("");
-    let system: Vec<&str> = req
-        .messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
-        .collect();
-    let Some(template) = &config.body else {
-        return Ok(json!({"prompt": prompt, "messages": messages}));
-    };
-    let mut vars: BTreeMap<String, minijinja::Value> = req
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), to_jinja(v)))
-        .collect();
-    vars.insert("prompt".into(), prompt.into());
-    vars.insert("system".into(), system.join("\n\n").into());
-    vars.insert("messages".into(), to_jinja(&messages));
-    let context = minijinja::Value::from_object(vars);
-    render(env, template, &context, &messages).map_err(|(source, e)| {
-        let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    body_template::render_body(env, config.body.as_ref(), &req.messages, &req.vars).map_err(|e| {
         ProviderError::fatal(format!(
-            "provider `{}`: cannot render the body template string {source:?}: {}{detail} (check `body` in evalgit.toml and the scenario's vars)",
-            config.name,
-            e.kind()
+            "provider `{}`: cannot render the body template string {:?}: {} (check `body` in evalgit.toml and the scenario's vars)",
+            config.name, e.template, e.error.message
         ))
     })
-}
-
-fn render(
-    env: &Environment<'static>,
-    template: &Value,
-    context: &minijinja::Value,
-    messages: &Value,
-) -> Result<Value, (String, minijinja::Error)> {
-    Ok(match template {
-        Value::String(s) if is_exactly(s, "messages") => messages.clone(),
-        Value::String(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
-            Value::String(
-                env.render_str(s, context.clone())
-                    .map_err(|e| (s.clone(), e))?,
-            )
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| render(env, v, context, messages))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), render(env, v, context, messages)?)))
-                .collect::<Result<_, _>>()?,
-        ),
-        other => other.clone(),
-    })
-}
-
-/// `{{ name }}` and nothing else, spaces allowed.
-fn is_exactly(s: &str, name: &str) -> bool {
-    s.trim()
-        .strip_prefix("{{")
-        .and_then(|rest| rest.strip_suffix("}}"))
-        .is_some_and(|inner| inner.trim() == name)
-}
-
-fn to_jinja(value: &Value) -> minijinja::Value {
-    match value {
-        Value::Null => minijinja::Value::from(()),
-        Value::Bool(b) => (*b).into(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.into(),
-            (None, Some(u)) => u.into(),
-            _ => n.as_f64().unwrap_or(0.0).into(),
-        },
-        Value::String(s) => s.as_str().into(),
-        Value::Array(items) => items.iter().map(to_jinja).collect(),
-        Value::Object(map) => minijinja::Value::from_object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), to_jinja(v)))
-                .collect::<BTreeMap<String, minijinja::Value>>(),
-        ),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Message, ProviderKind};
+    use crate::config::{Message, ProviderKind, Role};
+    use serde_json::json;
 
     fn env() -> Environment<'static> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env
+        body_template::environment()
     }
 
     fn req() -> ChatRequest {

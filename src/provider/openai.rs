@@ -53,7 +53,7 @@ impl OpenAi {
 }
 
 /// The request body: model, messages, the sampling parameters that are set, then every
-/// `extra` key (which may override any of them).
+/// `extra` key (last, so it would win; loading rejects `extra` keys that evalgit sets).
 pub(super) fn request_body(config: &ProviderConfig, req: &ChatRequest) -> Value {
     let p = &config.params;
     let mut body = Map::new();

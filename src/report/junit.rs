@@ -32,7 +32,7 @@ pub fn write_junit(
 ) -> Result<(), crate::Error> {
     use std::io::Write as _;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
+        crate::cache::local_dir::create_dir_all(parent)
             .map_err(|e| crate::Error::io_path("create the folder for", path, e))?;
     }
     let write_err = |e| crate::Error::io_path("write the JUnit report", path, e);
@@ -60,7 +60,7 @@ pub fn write_junit_reading_back(
 ) -> Result<(), crate::Error> {
     use std::io::Write as _;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
+        crate::cache::local_dir::create_dir_all(parent)
             .map_err(|e| crate::Error::io_path("create the folder for", path, e))?;
     }
     let write_err = |e| crate::Error::io_path("write the JUnit report", path, e);

@@ -65,7 +65,8 @@ pub struct ResultsWriter {
 impl ResultsWriter {
     pub fn create(path: &Path) -> Result<Self, crate::Error> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| crate::Error::io_path("create", dir, e))?;
+            crate::cache::local_dir::create_dir_all(dir)
+                .map_err(|e| crate::Error::io_path("create", dir, e))?;
         }
         let file = File::create(path).map_err(|e| crate::Error::io_path("create", path, e))?;
         Ok(ResultsWriter {

@@ -147,8 +147,10 @@ impl Budget {
         self.cap
     }
 
-    pub fn has_caps(&self) -> bool {
-        self.cap.is_some() || !self.suite_caps.is_empty()
+    /// Whether a call of `suite` is capped (by the run cap or the suite's own), so it needs
+    /// a price to be reserved.
+    pub fn applies_to(&self, suite: &str) -> bool {
+        self.cap.is_some() || self.suite_caps.contains_key(suite)
     }
 
     pub fn suite_cap(&self, suite: &str) -> Option<f64> {
@@ -261,6 +263,25 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A suite's own cap needs prices for that suite's calls only; a run cap for every call.
+    #[test]
+    fn caps_apply_to_their_own_suites() {
+        let cases = [
+            (None, &[][..], "a", false),
+            (None, &[("a", 1.0)][..], "a", true),
+            (None, &[("a", 1.0)][..], "b", false),
+            (Some(2.0), &[][..], "b", true),
+        ];
+        for (run, suites, suite, want) in cases {
+            let caps = suites.iter().map(|(s, c)| (s.to_string(), *c)).collect();
+            assert_eq!(
+                Budget::new(run, caps).applies_to(suite),
+                want,
+                "{run:?} {suites:?} {suite}"
+            );
+        }
+    }
 
     #[test]
     fn reservations_never_let_spending_cross_the_cap() {

@@ -219,7 +219,7 @@ pub async fn execute(
                     skipped_samples += 1;
                     ready.push((key, skipped_sample(&job, why)));
                 } else {
-                    if shared.budget.has_caps()
+                    if shared.budget.applies_to(&suite.name)
                         && shared
                             .prices
                             .get(&suite.provider)
@@ -670,7 +670,7 @@ async fn call_job(shared: &Shared, job: Job) -> (Key, SampleResult, Option<(Stri
         .get(&suite.provider)
         .and_then(|p| p.params.max_tokens);
     let upper_bound = price.map(|p| cost_upper_bound(&job.messages, max_tokens, p));
-    let reservation = match (shared.budget.has_caps(), upper_bound) {
+    let reservation = match (shared.budget.applies_to(&suite.name), upper_bound) {
         (true, Some(bound)) => match shared.budget.reserve_waiting(&suite.name, bound).await {
             Ok(r) => Some(r),
             Err(refusal) => {
@@ -926,7 +926,7 @@ async fn judge_one(
     let mut last_problem = String::new();
     for _attempt in 0..=shared.judge_retries {
         let upper_bound = price.map(|p| cost_upper_bound(&messages, max_tokens, p));
-        let reservation = match (shared.budget.has_caps(), upper_bound) {
+        let reservation = match (shared.budget.applies_to(&suite.name), upper_bound) {
             (true, Some(bound)) => match shared.budget.reserve(&suite.name, bound) {
                 Ok(r) => Some(r),
                 Err(refusal) => return (failed(format!("judge {refusal}")), spend),
