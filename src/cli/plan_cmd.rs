@@ -107,11 +107,13 @@ impl Source for WithoutSuites {
 /// Snapshot replay that lists each suite's snapshot directory once and only reads the files
 /// that exist: most scenarios of a fresh project have no accepted snapshot, and a failed
 /// open per scenario is what `plan` spent its system time on.
+type SuiteLister<'a> = dyn Fn(&str) -> Option<HashSet<String>> + Send + Sync + 'a;
+
 struct ListedReplay<'a> {
     inner: &'a dyn ReplaySource,
     /// The accepted snapshot file names of a suite; `None` when the listing failed (then
     /// every lookup goes through).
-    list: Box<dyn Fn(&str) -> Option<HashSet<String>> + Send + Sync + 'a>,
+    list: Box<SuiteLister<'a>>,
     listed: Mutex<HashMap<String, Option<HashSet<String>>>>,
 }
 
@@ -320,7 +322,8 @@ fn identical_suites(
         .map(|s| (s.file.as_path(), s))
         .collect();
     // The reads after a suite file, up to the next suite file, are that suite's.
-    let mut groups: Vec<(&config::Suite, Vec<&(PathBuf, Option<blake3::Hash>)>)> = Vec::new();
+    type Read = (PathBuf, Option<blake3::Hash>);
+    let mut groups: Vec<(&config::Suite, Vec<&Read>)> = Vec::new();
     let mut seen = HashSet::new();
     let mut duplicate = false;
     for read in reads {

@@ -23,7 +23,7 @@ pub fn review(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Err
 pub fn accept(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Error> {
     let (store, filter) = store_and_filter(global, args)?;
     let (done, refused) = store.accept(&filter)?;
-    if !(done.is_empty() && !refused.is_empty()) {
+    if !done.is_empty() || refused.is_empty() {
         report("accepted", &done, &filter);
     }
     for e in &refused {

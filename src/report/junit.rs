@@ -178,7 +178,7 @@ fn emit_junit(
         let _ = writeln!(
             out,
             "    <testcase classname=\"evalgit\" name=\"gate\" time=\"0.000\">\n      <failure type=\"gate\" message=\"{}\">{}</failure>\n    </testcase>\n  </testsuite>",
-            attr(&one_line(&first.message)),
+            attr(one_line(&first.message)),
             text(&body)
         );
     }

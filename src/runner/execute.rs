@@ -108,6 +108,9 @@ struct Recorded {
 
 type Key = (usize, usize);
 
+/// A sample from a worker, with the (suite, id) a budget cap kept from running, if any.
+type Finished = (Key, SampleResult, Option<(String, String)>);
+
 /// Runs `jobs`, telling `observer` about each scenario as it finishes.
 pub async fn execute(
     project: Arc<Project>,
@@ -273,7 +276,7 @@ pub async fn execute(
     }
 
     // 2. Workers for what needs a call or a judge.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Key, SampleResult, Option<(String, String)>)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Finished>();
     let mut handles = Vec::new();
     for (provider, queue) in queues {
         let workers = project
@@ -414,10 +417,10 @@ fn lookup_recording(
     };
     let store = recordings.snapshots.as_ref();
     let own = || store.and_then(|s| s.replay(&job.suite, &job.scenario_id, &fingerprint));
-    if recordings.snapshots_first {
-        if let Some(sample) = own() {
-            return Some(snapshot(sample));
-        }
+    if recordings.snapshots_first
+        && let Some(sample) = own()
+    {
+        return Some(snapshot(sample));
     }
     if let Some(cache) = &recordings.cache {
         match cache.get(&job.fingerprint) {
@@ -621,7 +624,7 @@ fn finish_scenario(project: &Project, (si, ci): Key, samples: Vec<SampleResult>)
 async fn worker(
     shared: Arc<Shared>,
     queue: Arc<Mutex<VecDeque<Work>>>,
-    tx: mpsc::UnboundedSender<(Key, SampleResult, Option<(String, String)>)>,
+    tx: mpsc::UnboundedSender<Finished>,
 ) {
     loop {
         if shared.cancelled.load(Ordering::SeqCst) {

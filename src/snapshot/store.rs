@@ -123,6 +123,9 @@ impl From<StoreError> for crate::Error {
     }
 }
 
+/// What `accept` did: the (suite, id) accepted, and the pending files it refused.
+pub type Accepted = (Vec<(String, String)>, Vec<StoreError>);
+
 /// The snapshots directory of one project.
 #[derive(Debug, Clone)]
 pub struct SnapshotStore {
@@ -327,10 +330,7 @@ impl SnapshotStore {
 
     /// Accepts the pending snapshots the filter selects; returns their (suite, id), and the
     /// pending files refused because they are not what a run writes (see [`Self::accept_one`]).
-    pub fn accept(
-        &self,
-        filter: &Filter,
-    ) -> Result<(Vec<(String, String)>, Vec<StoreError>), StoreError> {
+    pub fn accept(&self, filter: &Filter) -> Result<Accepted, StoreError> {
         let mut done = Vec::new();
         let mut refused = Vec::new();
         for p in self
