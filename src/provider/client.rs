@@ -182,6 +182,17 @@ impl Client {
                         slot.rate_limited();
                     }
                     drop(slot);
+                    // A server that asks for a longer wait than evalgit would ever sleep
+                    // (an hourly quota) is not retried: waiting silently would stall the
+                    // run, and a shorter wait would only be refused again.
+                    if let Some(wait) = error.retry_after.filter(|w| *w > MAX_RETRY_AFTER) {
+                        error.message.push_str(&format!(
+                            " (the server asks to retry after {} s, longer than the {} s evalgit waits: try later, or lower max_concurrency / requests_per_minute)",
+                            wait.as_secs(),
+                            MAX_RETRY_AFTER.as_secs()
+                        ));
+                        return Err(error);
+                    }
                     if !error.retryable || retries >= inner.max_retries {
                         if retries > 0 {
                             error
@@ -385,6 +396,23 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// Regression: `Retry-After: 3600` stalled the run silently (a minute per attempt, then
+    /// again) instead of saying the server wants an hour.
+    #[tokio::test]
+    async fn a_retry_after_longer_than_evalgit_waits_fails_at_once() {
+        let server = mock(vec![Rule::matching("quota").status(429).retry_after("3600")]).await;
+        let c = client(&provider(ProviderKind::Openai, &server));
+        let started = Instant::now();
+        let err = c.complete(&ask("quota")).await.expect_err("rate limited");
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            err.message.contains("retry after 3600 s, longer than the 60 s evalgit waits"),
+            "{}",
+            err.message
+        );
+        assert_eq!(server.requests_for("quota"), 1);
     }
 
     #[tokio::test]

@@ -237,11 +237,11 @@ pub(super) fn server_message(body: &str) -> Option<String> {
     Some(trimmed.to_string())
 }
 
-/// The longest wait a server may ask for; longer requests are cut to this.
+/// The longest wait evalgit sleeps before a retry; a server asking for more is not retried.
 pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// `Retry-After` as seconds (integer or decimal) or an HTTP-date, else OpenAI's
-/// `retry-after-ms`. Capped at [`MAX_RETRY_AFTER`].
+/// `retry-after-ms`, as the server said (the client decides what to do with a long one).
 pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let parsed = headers
         .get("retry-after")
@@ -257,7 +257,7 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
                 .ok()?;
             Duration::try_from_secs_f64(ms / 1000.0).ok()
         })?;
-    Some(parsed.min(MAX_RETRY_AFTER))
+    Some(parsed)
 }
 
 pub(super) fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -327,7 +327,7 @@ mod tests {
 
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", HeaderValue::from_static("3600"));
-        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3600)));
         let mut headers = HeaderMap::new();
         headers.insert("retry-after-ms", HeaderValue::from_static("250"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
