@@ -3223,6 +3223,21 @@ assert = [{ type = "llm-rubric", value = "RUBRIC-BAD: the greeting is polite" }]
     let out = p.run(&["run"]);
     out.expect_code(3);
     assert_eq!(mock.requests(), 9, "{}", out.all());
+
+    // Regression: `--offline` still called the judge (and spent) for the judgment it lacked.
+    let out = p.run(&["run", "--offline"]);
+    out.expect_code(3);
+    assert_eq!(mock.requests(), 9, "offline calls no judge: {}", out.all());
+    let r = p.results();
+    let bad = r.scenario("greet", "bad");
+    assert!(
+        bad["samples"][0]["checks"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("offline: no cached judgment"),
+        "{bad}"
+    );
+    assert_eq!(r.scenario("greet", "good")["status"], "passed");
 }
 
 // Regression: `evalgit run --filter typo` reported "0 scenarios ... gate: passed" and exited

@@ -402,13 +402,21 @@ mod tests {
     /// again) instead of saying the server wants an hour.
     #[tokio::test]
     async fn a_retry_after_longer_than_evalgit_waits_fails_at_once() {
-        let server = mock(vec![Rule::matching("quota").status(429).retry_after("3600")]).await;
+        let server = mock(vec![
+            Rule::matching("quota").status(429).retry_after("3600"),
+        ])
+        .await;
         let c = client(&provider(ProviderKind::Openai, &server));
         let started = Instant::now();
         let err = c.complete(&ask("quota")).await.expect_err("rate limited");
-        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
         assert!(
-            err.message.contains("retry after 3600 s, longer than the 60 s evalgit waits"),
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            err.message
+                .contains("retry after 3600 s, longer than the 60 s evalgit waits"),
             "{}",
             err.message
         );

@@ -84,6 +84,8 @@ struct Shared {
     warnings: Mutex<Vec<String>>,
     /// Providers already warned about for reporting no token usage.
     usage_unreported: Mutex<HashSet<String>>,
+    /// `--offline`: judges are not called either; only cached judgments count.
+    offline: bool,
 }
 
 enum Work {
@@ -166,6 +168,7 @@ pub async fn execute(
         prices,
         providers,
         judge_retries: options.judge_retries,
+        offline: options.offline,
         redactor,
         cancelled: AtomicBool::new(false),
         warnings: Mutex::new(Vec::new()),
@@ -901,6 +904,15 @@ async fn judge_one(
             ),
             CacheLookup::Miss => {}
         }
+    }
+    if shared.offline {
+        return (
+            failed(
+                "offline: no cached judgment of this output; run without --offline to judge it"
+                    .into(),
+            ),
+            JudgeSpend::default(),
+        );
     }
     if shared.cancelled.load(Ordering::SeqCst) {
         return (
