@@ -389,6 +389,19 @@ fn bad_configs() -> Vec<BadConfig> {
         key_path: "budget.max_run_usd",
     });
 
+    // Regression: a cost-increase gate over an unpriced model compared $0 with $0 and passed
+    // whatever the change (a switch to a pricier, unpriced model read as "cost -100%").
+    let s = format!("{VALID_SETTINGS}\n[budget]\nmax_cost_increase_pct = 20\n");
+    cases.push(BadConfig {
+        name: "cost gate with an unpriced model",
+        at: pos(&s, "max_cost_increase_pct", 0, "20"),
+        settings: s,
+        suite: VALID_SUITE.into(),
+        file: "evalgit.toml",
+        message: "`budget.max_cost_increase_pct` compares costs, but provider `mock` (model `mock-model`) has no price",
+        key_path: "budget.max_cost_increase_pct",
+    });
+
     // Regression: on a line shortened with `…` the header gave the column in the excerpt
     // (5:42), not in the file.
     let t = format!(
@@ -503,7 +516,9 @@ fn settings_shown_in_the_docs_validate() {
         tables.get("gate").is_some_and(|g| !g.is_empty()),
         "the docs show gate settings: {tables:?}"
     );
-    let mut settings = VALID_SETTINGS.to_string();
+    // Cost gates and caps need the model's price.
+    let mut settings =
+        format!("{VALID_SETTINGS}\n[prices.\"mock-model\"]\ninput = 1.0\noutput = 2.0\n");
     for (table, lines) in &tables {
         let mut lines = lines.clone();
         lines.sort();

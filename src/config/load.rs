@@ -177,6 +177,7 @@ pub fn load(source: &dyn Source, opts: &LoadOptions) -> Result<Project, Diagnost
 
     if settings_ok {
         check_run_cap_prices(&sfile, &sf, &suites, &mut diags);
+        check_cost_gate_prices(&sfile, &sf, &suites, &mut diags);
     }
     let mut suites = suites;
     super::expand::render_assertion_values(&mut suites, &mut diags);
@@ -347,6 +348,66 @@ fn check_run_cap_prices(
             ),
         };
         diags.push(unpriced_error(d, &cap, &u, &suites));
+    }
+}
+
+/// A cost-increase gate compares what scenarios cost at base and head; a model without a
+/// price costs "$0" on both sides, so the gate would pass whatever happened. Judges do not
+/// count: scenario cost is the system under test's.
+fn check_cost_gate_prices(
+    file: &SourceFile,
+    sf: &SettingsFile,
+    suites: &[super::Suite],
+    diags: &mut Diagnostics,
+) {
+    let b = &sf.settings.budget;
+    let gated = [
+        b.max_cost_increase_pct,
+        b.max_cost_increase_usd,
+        b.warn_cost_increase_pct,
+        b.warn_cost_increase_usd,
+    ]
+    .iter()
+    .any(Option::is_some);
+    if !gated {
+        return;
+    }
+    let mut unpriced: BTreeMap<Unpriced, Vec<&str>> = BTreeMap::new();
+    for suite in suites {
+        for u in unpriced_providers(suite, &sf.settings)
+            .into_iter()
+            .filter(|u| !u.judge_only)
+        {
+            unpriced.entry(u).or_default().push(&suite.name);
+        }
+    }
+    for (u, suites) in unpriced {
+        let (mut d, key) = match &sf.cost_gate_origin {
+            Some(Origin::File(span, path)) => (
+                file.diagnostic(Severity::Error, span, path, String::new()),
+                path.clone(),
+            ),
+            _ => {
+                let mut d =
+                    Diagnostic::whole_file(Severity::Error, file.path.clone(), String::new());
+                d.key_path = "budget".to_string();
+                (d, "the cost-increase gate".to_string())
+            }
+        };
+        d.message = format!(
+            "`{key}` compares costs, but provider `{}` (model `{}`) has no price, so every cost would read as $0 and the gate could never fail",
+            u.provider, u.model
+        );
+        let list: Vec<String> = suites.iter().map(|s| format!("`{s}`")).collect();
+        d.note = Some(format!(
+            "called by suite{} {}",
+            if suites.len() == 1 { "" } else { "s" },
+            list.join(", ")
+        ));
+        diags.push(d.with_help(format!(
+            "add `[prices.\"{}\"]` with `input` and `output` (USD per million tokens) to evalgit.toml, or remove the cost-increase keys from [budget]",
+            u.model
+        )));
     }
 }
 

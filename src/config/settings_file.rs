@@ -90,6 +90,9 @@ pub(crate) struct SettingsFile {
     pub judge_origin: Option<Origin>,
     /// Where `budget.max_run_usd` was set, for errors about the cap (unpriced models).
     pub max_run_usd_origin: Option<Origin>,
+    /// Where the first cost-increase gate key (`budget.max_cost_increase_pct` ...) was set,
+    /// for errors about comparing costs of unpriced models.
+    pub cost_gate_origin: Option<Origin>,
     /// Per provider, every string of its `body` with where it is written, for locating a
     /// body template that fails to render for some scenario.
     pub body_sites: BTreeMap<String, Vec<BodySite>>,
@@ -742,6 +745,14 @@ fn apply_prices(
     }
 }
 
+/// The budget keys that gate on cost against the baseline.
+pub(crate) const COST_GATE_KEYS: [&str; 4] = [
+    "max_cost_increase_pct",
+    "max_cost_increase_usd",
+    "warn_cost_increase_pct",
+    "warn_cost_increase_usd",
+];
+
 fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, out: &mut SettingsFile) {
     let Some(t) = cx.table(node, base) else {
         return;
@@ -752,6 +763,13 @@ fn apply_budget(cx: &mut FileCx<'_>, node: &Node, base: &str, out: &mut Settings
             e.value.span.clone(),
             join(base, "max_run_usd"),
         ));
+    }
+    for key in COST_GATE_KEYS {
+        if out.cost_gate_origin.is_none()
+            && let Some(e) = get(t, key)
+        {
+            out.cost_gate_origin = Some(Origin::File(e.value.span.clone(), join(base, key)));
+        }
     }
     let b = &mut out.settings.budget;
     for (key, slot) in [
