@@ -3747,3 +3747,27 @@ fn ctrl_c_kills_everything_an_exec_command_started() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(exits_soon(&pid), "sleep {} outlived evalgit", pid.trim());
 }
+
+// Regression: a snapshot kept no latency, so on a fresh clone a `max-latency-ms` check was
+// scored against the replay's 0 ms and a slow scenario passed.
+#[test]
+fn latency_checks_are_decided_on_the_recorded_latency_when_replayed() {
+    let mock = Mock::with_rules(vec![Rule::matching("France").reply("Paris").delay_ms(400)]);
+    let suite = "provider = \"mock\"\nprompt = \"Capital of {{ country }}?\"\n\
+        [[scenario]]\nid = \"france\"\nvars = { country = \"France\" }\n\
+        assert = [{ type = \"max-latency-ms\", value = 200 }]\n";
+    let p = TestProject::new()
+        .git_init()
+        .file("evalgit.toml", &settings(&mock.openai_url(), ""))
+        .file("evals/slow.toml", suite);
+    p.run(&["run"]).expect_code(1);
+    p.run(&["accept"]).expect_code(0);
+    let snap = p.read("snapshots/slow/france.snap");
+    assert!(snap.contains("\nlatency: 4"), "{snap}");
+    std::fs::remove_dir_all(p.path().join(".evalgit")).expect("empty the cache");
+    let out = p.run(&["run", "--check"]);
+    out.expect_code(1);
+    assert_eq!(mock.requests(), 1, "replayed");
+    assert_eq!(p.results().scenario("slow", "france")["pass"], false);
+    assert!(!out.stderr.contains("differ"), "{}", out.stderr);
+}

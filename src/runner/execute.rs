@@ -415,7 +415,8 @@ fn lookup_recording(
         usage: sample.usage,
         cost_usd: sample.cost_usd,
         estimated_spend: None,
-        latency_ms: 0,
+        // Recorded for scenarios that check latency; other replays took no time.
+        latency_ms: sample.latency_ms.unwrap_or(0),
         source: OutputSource::Snapshot,
     };
     let store = recordings.snapshots.as_ref();

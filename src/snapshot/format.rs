@@ -26,7 +26,8 @@
 //!
 //! Stable by construction, so an unchanged scenario changes no byte: keys come in one fixed
 //! order, numbers have fixed precision (score 4 decimals, cost 8), nothing run-dependent is
-//! written (no timestamps, latencies, run ids, output source, money spent), and the renderer is
+//! written (no timestamps, run ids, output source, money spent; a latency only for scenarios
+//! that check it, see [`SnapshotSample::latency_ms`]), and the renderer is
 //! the only writer. The output is written verbatim, so a reviewer reads it as plain text in
 //! `git diff`; its extent is given by the `output:` line count rather than by a terminator, so
 //! any output (including `---` lines, no trailing newline, CRLF, empty) round-trips exactly.
@@ -92,6 +93,10 @@ pub struct SnapshotSample {
     pub pass: bool,
     /// Each check's type as written (`not-contains`) and whether it passed, in order.
     pub checks: Vec<(String, bool)>,
+    /// How long the call took, in milliseconds: written only for scenarios with a
+    /// `max-latency-ms` check, which a replay must decide on the recorded latency (replays
+    /// take no time). Other snapshots stay free of run-dependent numbers.
+    pub latency_ms: Option<u64>,
 }
 
 /// The accepted (or pending) output of one scenario, as stored in its `.snap` file.
@@ -161,6 +166,11 @@ impl Snapshot {
                     .iter()
                     .map(|c| (c.kind.clone(), c.pass && c.error.is_none()))
                     .collect(),
+                latency_ms: s
+                    .checks
+                    .iter()
+                    .any(|c| c.kind.ends_with("max-latency-ms"))
+                    .then_some(s.latency_ms),
             });
         }
         let score = round_to(r.score, SCORE_DECIMALS);
@@ -381,6 +391,9 @@ fn sample_keys(out: &mut String, s: &SnapshotSample, score: f64, verdict: Snapsh
     match s.cost_usd {
         Some(c) if c.is_finite() => key(out, "cost", &fixed(c, COST_DECIMALS)),
         _ => key(out, "cost", "unknown"),
+    }
+    if let Some(ms) = s.latency_ms {
+        key(out, "latency", &format!("{ms} ms"));
     }
     key(out, "score", &fixed(score, SCORE_DECIMALS));
     key(out, "verdict", verdict.name());
@@ -685,6 +698,23 @@ fn sample_fields(
     } else {
         Some(number(&cost)?)
     };
+    let latency_ms = match fields.optional("latency")? {
+        None => None,
+        Some(f) => Some(
+            f.value
+                .strip_suffix(" ms")
+                .and_then(|n| n.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    SnapshotError::new(
+                        f.line,
+                        format!(
+                            "`latency` must look like `250 ms`, found `{}`",
+                            shorten(&f.value)
+                        ),
+                    )
+                })?,
+        ),
+    };
     let score = number(&fields.required("score", fence_line)?)?;
     let verdict = verdict_of(&fields.required("verdict", fence_line)?, single)?;
     let mut checks = Vec::new();
@@ -727,6 +757,7 @@ fn sample_fields(
         score,
         pass: verdict == SnapshotVerdict::Pass,
         checks,
+        latency_ms,
     };
     Ok((sample, spec, verdict))
 }
