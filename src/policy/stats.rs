@@ -492,9 +492,38 @@ pub fn compare_suites(
         .iter()
         .map(|&i| improvement_p_value(&paired[i], tolerance))
         .collect();
-    let holm_reg = holm(&p_reg, alpha);
-    let holm_imp = holm(&p_imp, alpha);
-    let m = testable.len();
+    // Holm's family is the suites that changed at all. A suite whose paired scenarios all
+    // score exactly as before (no pair got worse or better) has a p-value of 1 whatever the
+    // level, so it can never be rejected; counting it would only make the level stricter
+    // for the suites that did change (Tarone's refinement: hypotheses that cannot reach
+    // significance may be left out without losing control of the family-wise error). Ten
+    // untouched suites must not hide a regression in the one a pull request changed.
+    let changed: Vec<usize> = (0..testable.len())
+        .filter(|&j| {
+            let p = &paired[testable[j]];
+            p.decreases + p.increases > 0
+        })
+        .collect();
+    let m = changed.len();
+    let corrected = |p_values: &[f64]| -> Vec<HolmStep> {
+        let family: Vec<f64> = changed.iter().map(|&j| p_values[j]).collect();
+        let steps = holm(&family, alpha);
+        // Unchanged suites: never rejected; their level is the one a change would face
+        // (for the minimum detectable effect they report).
+        let mut out = vec![
+            HolmStep {
+                rejected: false,
+                level: alpha / (m + 1) as f64,
+            };
+            p_values.len()
+        ];
+        for (k, &j) in changed.iter().enumerate() {
+            out[j] = steps[k];
+        }
+        out
+    };
+    let holm_reg = corrected(&p_reg);
+    let holm_imp = corrected(&p_imp);
     paired
         .iter()
         .enumerate()
@@ -977,13 +1006,53 @@ mod tests {
             both.iter()
                 .all(|s| s.adjusted_alpha.is_some_and(|a| a <= 0.05))
         );
-        // A clear regression plus a quiet suite: the clear one still regresses.
+        // A clear regression plus a suite that changed a little: Holm over both.
         let clear = pass_pairs(25, 10, 0, 5);
-        let quiet = pass_pairs(300, 0, 0, 100);
-        let s = compare_suites(&[clear, quiet], MetricKind::PassRate, 0.05, 0.05);
+        let moved = pass_pairs(300, 1, 1, 98);
+        let s = compare_suites(&[clear, moved], MetricKind::PassRate, 0.05, 0.05);
         assert_eq!(s[0].status, ChangeStatus::Regressed);
         assert_eq!(s[1].status, ChangeStatus::NoChange);
-        assert!(s[0].method.contains("Holm over 2 suites"));
+        assert!(
+            s[0].method.contains("Holm over 2 suites"),
+            "{}",
+            s[0].method
+        );
+    }
+
+    /// Regression: 6 of 12 scenarios broken (p = 1/64) regressed when the suite was run
+    /// alone, and passed once three untouched suites were in the run: suites in which no
+    /// pair changed cannot be rejected, so they are not in Holm's family.
+    #[test]
+    fn untouched_suites_do_not_dilute_holm() {
+        let broken = pass_pairs(6, 6, 0, 0);
+        let untouched = pass_pairs(20, 0, 0, 5);
+        let alone = compare_suites(&[broken], MetricKind::PassRate, 0.05, 0.05);
+        assert_eq!(alone[0].status, ChangeStatus::Regressed);
+        let with_others = compare_suites(
+            &[broken, untouched, untouched, untouched],
+            MetricKind::PassRate,
+            0.05,
+            0.05,
+        );
+        assert_eq!(with_others[0].status, ChangeStatus::Regressed);
+        assert_eq!(with_others[0].adjusted_alpha, alone[0].adjusted_alpha);
+        assert!(
+            with_others[1..]
+                .iter()
+                .all(|s| s.status != ChangeStatus::Regressed)
+        );
+        // Two broken suites still share the family.
+        let two = compare_suites(
+            &[broken, broken, untouched],
+            MetricKind::PassRate,
+            0.05,
+            0.05,
+        );
+        assert!(
+            two[0].method.contains("Holm over 2 suites"),
+            "{}",
+            two[0].method
+        );
     }
 
     #[test]
