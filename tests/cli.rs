@@ -1790,6 +1790,13 @@ fn a_renamed_scenario_replays_its_accepted_snapshot_on_a_fresh_clone() {
         p.results().scenario("capitals", "la-france")["samples"][0]["source"],
         "snapshot"
     );
+    // Between two commits (head read from git objects, no cache): the same.
+    let base = p.git(&["rev-parse", "HEAD"]).trim().to_string();
+    p.commit("rename france");
+    std::fs::remove_dir_all(p.path().join(".evalgit")).expect("empty the cache");
+    let out = p.run(&["diff", &base, "HEAD"]);
+    out.expect_code(0);
+    assert_eq!(mock.requests(), 0, "{}", out.all());
 }
 
 #[test]

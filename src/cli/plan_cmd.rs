@@ -115,6 +115,9 @@ struct ListedReplay<'a> {
     /// every lookup goes through).
     list: Box<SuiteLister<'a>>,
     listed: Mutex<HashMap<String, Option<HashSet<String>>>>,
+    /// Also look for a sample under another name (a renamed scenario). Only the working
+    /// tree's side needs it: a base scenario's recording is under its own name there.
+    renamed: bool,
 }
 
 impl<'a> ListedReplay<'a> {
@@ -137,6 +140,7 @@ impl<'a> ListedReplay<'a> {
                 Some(names)
             }),
             listed: Mutex::new(HashMap::new()),
+            renamed: true,
         }
     }
 
@@ -156,6 +160,7 @@ impl<'a> ListedReplay<'a> {
                 )
             }),
             listed: Mutex::new(HashMap::new()),
+            renamed: false,
         }
     }
 }
@@ -174,13 +179,16 @@ impl ReplaySource for ListedReplay<'_> {
                 None => true,
             }
         };
-        if exists {
-            self.inner
-                .replay(suite, id, fingerprint)
-                .or_else(|| self.inner.replay_renamed(fingerprint))
+        let found = if exists {
+            self.inner.replay(suite, id, fingerprint)
         } else {
-            self.inner.replay_renamed(fingerprint)
-        }
+            None
+        };
+        found.or_else(|| {
+            self.renamed
+                .then(|| self.inner.replay_renamed(fingerprint))
+                .flatten()
+        })
     }
 }
 

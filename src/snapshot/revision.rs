@@ -1,8 +1,9 @@
 //! Accepted snapshots as they are at a git revision (or any [`Source`]), for replaying a
 //! base revision's outputs without a checkout and without a model call.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::store::encode_name;
 use super::{Snapshot, SnapshotSample, SnapshotStore};
@@ -35,6 +36,9 @@ impl ReplaySource for SnapshotStore {
 pub struct SourceSnapshots {
     source: Arc<dyn Source>,
     dir: String,
+    /// Accepted snapshot files by the fingerprints they hold, built on the first lookup of
+    /// a renamed scenario (see [`SnapshotStore::sample_by_fingerprint`] for the working tree).
+    by_fingerprint: OnceLock<HashMap<String, PathBuf>>,
 }
 
 impl SourceSnapshots {
@@ -42,7 +46,35 @@ impl SourceSnapshots {
         SourceSnapshots {
             source,
             dir: dir.to_string(),
+            by_fingerprint: OnceLock::new(),
         }
+    }
+
+    fn read(&self, path: &std::path::Path) -> Option<Snapshot> {
+        let bytes = self.source.read(path).ok()??;
+        let text = String::from_utf8(bytes).ok()?;
+        Snapshot::parse(&text).ok()
+    }
+
+    fn index_fingerprints(&self) -> HashMap<String, PathBuf> {
+        let mut index = HashMap::new();
+        let root = PathBuf::from(&self.dir);
+        for suite_dir in self.source.list_dirs(&root).unwrap_or_default() {
+            for file in self.source.list(&suite_dir).unwrap_or_default() {
+                if file.extension().is_none_or(|e| e != "snap") {
+                    continue;
+                }
+                let Some(snapshot) = self.read(&file) else {
+                    continue;
+                };
+                for sample in snapshot.samples {
+                    index
+                        .entry(sample.fingerprint)
+                        .or_insert_with(|| file.clone());
+                }
+            }
+        }
+        index
     }
 
     /// The accepted snapshot of a scenario at this source; `None` when missing or unreadable.
@@ -50,15 +82,23 @@ impl SourceSnapshots {
         let path = PathBuf::from(&self.dir)
             .join(encode_name(suite))
             .join(format!("{}.snap", encode_name(id)));
-        let bytes = self.source.read(&path).ok()??;
-        let text = String::from_utf8(bytes).ok()?;
-        Snapshot::parse(&text).ok()
+        self.read(&path)
     }
 }
 
 impl ReplaySource for SourceSnapshots {
     fn replay(&self, suite: &str, id: &str, fingerprint: &str) -> Option<SnapshotSample> {
         self.accepted(suite, id)?
+            .samples
+            .into_iter()
+            .find(|s| s.fingerprint == fingerprint)
+    }
+
+    fn replay_renamed(&self, fingerprint: &str) -> Option<SnapshotSample> {
+        let index = self
+            .by_fingerprint
+            .get_or_init(|| self.index_fingerprints());
+        self.read(index.get(fingerprint)?)?
             .samples
             .into_iter()
             .find(|s| s.fingerprint == fingerprint)
