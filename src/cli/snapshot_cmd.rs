@@ -16,7 +16,7 @@ fn store_and_filter(
 
 pub fn review(global: &Global, args: SnapshotFilterArgs) -> Result<ExitCode, Error> {
     let (store, filter) = store_and_filter(global, args)?;
-    snapshot::review_interactive(&store, &filter)?;
+    snapshot::review_interactive(&store, &filter, global.color)?;
     Ok(ExitCode::Passed)
 }
 

@@ -124,11 +124,14 @@ impl Observer for TerminalReporter {
         self.print(&line);
         if let Some(bar) = &mut self.bar {
             *bar = ProgressBar::new(info.scenarios as u64);
+            let template = if self.color {
+                "{bar:30.cyan/blue} {pos}/{len} scenarios  {elapsed_precise}  {msg}"
+            } else {
+                "{bar:30} {pos}/{len} scenarios  {elapsed_precise}  {msg}"
+            };
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:30.cyan/blue} {pos}/{len} scenarios  {elapsed_precise}  {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
         }
     }

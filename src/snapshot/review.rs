@@ -41,14 +41,17 @@ enum Choice {
 }
 
 /// Reviews the pending snapshots the filter selects on the real terminal. Refuses with
-/// [`NOT_A_TERMINAL`] (a usage error) when stdin or stdout is not a terminal. Colour is on
-/// unless `NO_COLOR` is set.
-pub fn review_interactive(store: &SnapshotStore, filter: &Filter) -> Result<ReviewSummary> {
+/// [`NOT_A_TERMINAL`] (a usage error) when stdin or stdout is not a terminal. `color` is the
+/// `--color` choice as resolved for the process (`NO_COLOR` included).
+pub fn review_interactive(
+    store: &SnapshotStore,
+    filter: &Filter,
+    color: bool,
+) -> Result<ReviewSummary> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(Error::Usage(NOT_A_TERMINAL.to_string()));
     }
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
