@@ -635,7 +635,7 @@ mod tests {
         }
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = SnapshotStore::new(tmp.path(), "snapshots");
-        let err = review_interactive(&store, &Filter::all()).expect_err("no terminal");
+        let err = review_interactive(&store, &Filter::all(), false).expect_err("no terminal");
         assert!(matches!(err, Error::Usage(_)));
         let message = err.to_string();
         for command in [
