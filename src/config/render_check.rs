@@ -54,12 +54,7 @@ impl PromptAt {
                 format!("{}:{line}", crate::error::display_rel(&pf.path))
             }
             PromptAt::Messages(spans) => {
-                let i = err
-                    .part
-                    .trim_start_matches("messages[")
-                    .trim_end_matches(']')
-                    .parse::<usize>()
-                    .unwrap_or(0);
+                let i = err.message_index();
                 let span = spans.get(i).cloned().unwrap_or(0..0);
                 let d = suite_file.diagnostic(Severity::Error, &span, "", "");
                 format!("{} (messages[{i}].content{of_template})", d.location())

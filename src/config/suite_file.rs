@@ -630,12 +630,7 @@ fn template_error(cx: &mut FileCx<'_>, err: &TemplateError, at: &PromptAt) {
                 .help(help);
         }
         PromptAt::Messages(spans) => {
-            let i = err
-                .part
-                .trim_start_matches("messages[")
-                .trim_end_matches(']')
-                .parse::<usize>()
-                .unwrap_or(0);
+            let i = err.message_index();
             let span = spans.get(i).cloned().unwrap_or(0..0);
             let path = join(&index("messages", i), "content");
             let line = err

@@ -27,6 +27,18 @@ pub struct TemplateError {
     pub line: Option<usize>,
 }
 
+impl TemplateError {
+    /// The index of the `[[messages]]` table the error is in (`messages[1]` is 1); 0 for a
+    /// part that names none.
+    pub fn message_index(&self) -> usize {
+        self.part
+            .trim_start_matches("messages[")
+            .trim_end_matches(']')
+            .parse::<usize>()
+            .unwrap_or(0)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplateErrorKind {
     /// The template does not parse.

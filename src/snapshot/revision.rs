@@ -57,24 +57,15 @@ impl SourceSnapshots {
     }
 
     fn index_fingerprints(&self) -> HashMap<String, PathBuf> {
-        let mut index = HashMap::new();
         let root = PathBuf::from(&self.dir);
-        for suite_dir in self.source.list_dirs(&root).unwrap_or_default() {
-            for file in self.source.list(&suite_dir).unwrap_or_default() {
-                if file.extension().is_none_or(|e| e != "snap") {
-                    continue;
-                }
-                let Some(snapshot) = self.read(&file) else {
-                    continue;
-                };
-                for sample in snapshot.samples {
-                    index
-                        .entry(sample.fingerprint)
-                        .or_insert_with(|| file.clone());
-                }
-            }
-        }
-        index
+        let files = self
+            .source
+            .list_dirs(&root)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|dir| self.source.list(&dir).unwrap_or_default())
+            .filter(|f| f.extension().is_some_and(|e| e == "snap"));
+        index_by_fingerprint(files, |f| self.read(f))
     }
 
     /// The accepted snapshot of a scenario at this source; `None` when missing or unreadable.
@@ -98,9 +89,35 @@ impl ReplaySource for SourceSnapshots {
         let index = self
             .by_fingerprint
             .get_or_init(|| self.index_fingerprints());
-        self.read(index.get(fingerprint)?)?
-            .samples
-            .into_iter()
-            .find(|s| s.fingerprint == fingerprint)
+        sample_of(self.read(index.get(fingerprint)?)?, fingerprint)
     }
+}
+
+/// Accepted snapshot files by the fingerprints of their samples (the first file wins), for
+/// finding a renamed scenario's recording; files that cannot be read are left out. Shared by
+/// the working tree ([`SnapshotStore`]) and a revision ([`SourceSnapshots`]).
+pub(super) fn index_by_fingerprint(
+    files: impl Iterator<Item = PathBuf>,
+    read: impl Fn(&std::path::Path) -> Option<Snapshot>,
+) -> HashMap<String, PathBuf> {
+    let mut index = HashMap::new();
+    for file in files {
+        let Some(snapshot) = read(&file) else {
+            continue;
+        };
+        for sample in snapshot.samples {
+            index
+                .entry(sample.fingerprint)
+                .or_insert_with(|| file.clone());
+        }
+    }
+    index
+}
+
+/// The sample of `snapshot` with this fingerprint.
+pub(super) fn sample_of(snapshot: Snapshot, fingerprint: &str) -> Option<SnapshotSample> {
+    snapshot
+        .samples
+        .into_iter()
+        .find(|s| s.fingerprint == fingerprint)
 }

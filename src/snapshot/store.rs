@@ -213,39 +213,20 @@ impl SnapshotStore {
         let index = self
             .by_fingerprint
             .get_or_init(|| self.index_fingerprints());
-        let path = index.get(fingerprint)?;
-        let text = self.read_text(path).ok()??;
-        Snapshot::parse(&text)
-            .ok()?
-            .samples
-            .into_iter()
-            .find(|s| s.fingerprint == fingerprint)
+        let text = self.read_text(index.get(fingerprint)?).ok()??;
+        super::revision::sample_of(Snapshot::parse(&text).ok()?, fingerprint)
     }
 
     fn index_fingerprints(&self) -> HashMap<String, PathBuf> {
-        let mut index = HashMap::new();
-        let Ok(dirs) = self.scan() else {
-            return index;
-        };
-        for file in dirs.into_iter().flat_map(|(_, files)| files) {
-            if !file_name(&file).ends_with(ACCEPTED_EXT) {
-                continue;
-            }
-            let Some(snapshot) = self
-                .read_text(&file)
-                .ok()
-                .flatten()
-                .and_then(|text| Snapshot::parse(&text).ok())
-            else {
-                continue;
-            };
-            for sample in snapshot.samples {
-                index
-                    .entry(sample.fingerprint)
-                    .or_insert_with(|| file.clone());
-            }
-        }
-        index
+        let files = self
+            .scan()
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, files)| files)
+            .filter(|f| file_name(f).ends_with(ACCEPTED_EXT));
+        super::revision::index_by_fingerprint(files, |f| {
+            Snapshot::parse(&self.read_text(f).ok()??).ok()
+        })
     }
 
     /// Compares a result with its accepted snapshot and, in [`WriteMode::Write`], writes the
